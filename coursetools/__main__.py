@@ -1,0 +1,25 @@
+"""Command line: python -m coursetools {release,demo,table}."""
+import argparse
+
+from coursetools.course import REPO, assignments, release
+from coursetools.demo import demo, score_table
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m coursetools", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("release", help="regenerate release/ and the top-level learner notebooks")
+    commands.add_parser("demo", help="release, grade a sample class, write feedback and grades.csv, print scores")
+    commands.add_parser("table", help="print each student's points per function from the gradebook")
+    arguments = parser.parse_args(argv)
+    if arguments.command == "release":
+        release(REPO)
+    elif arguments.command == "demo":
+        demo(REPO)
+    else:
+        for assignment in assignments(REPO):
+            print("\n".join(score_table(REPO, assignment.name)))
+
+
+if __name__ == "__main__":
+    main()

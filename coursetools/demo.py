@@ -1,0 +1,62 @@
+"""The instructor pipeline on a sample class, end to end, with stock nbgrader.
+
+release -> sample submissions under submitted/ -> autograde -> feedback ->
+grades.csv -> a table of each student's score per function.
+"""
+import time
+from pathlib import Path
+
+from coursetools.course import REPO, assignments, function_scores, nbgrader, release
+from coursetools.sample_class import CLASS, functions_of, write_submission
+
+
+def grade(root, names):
+    """Autograde and generate feedback for the named assignments with stock nbgrader."""
+    for name in names:
+        started = time.perf_counter()
+        nbgrader(root, "autograde", name, "--force")
+        nbgrader(root, "generate_feedback", name, "--force")
+        print(f"graded and wrote feedback for {name} in {time.perf_counter() - started:.1f} s")
+
+
+def score_table(root, name, cases=()):
+    """Lines of a table: one row per student, the score of each function and the total.
+
+    cases: the sample cases, so that each row can say whether it scored as expected.
+    """
+    functions = functions_of(root, name)
+    expected = {case.student: case.expected(functions) for case in cases}
+    scores = function_scores(root, next(a for a in assignments(root) if a.name == name))
+    width = max([len("student"), *map(len, scores)])
+    lines = [f"{name}: points per function"]
+    header = f"  {'student':<{width}}  " + "  ".join(f"{f:>8}" for f in functions) + "     total"
+    lines.append(header + ("  as expected" if expected else ""))
+    for student in sorted(scores):
+        row = scores[student]
+        cells = "  ".join(f"{f'{row[f][0]:g}/{row[f][1]:g}':>8}" for f in functions)
+        total = f"{sum(s for s, _ in row.values()):g}/{sum(m for _, m in row.values()):g}"
+        line = f"  {student:<{width}}  {cells}  {total:>8}"
+        if student in expected:
+            right = all((row[f][0] == row[f][1]) == expected[student][f] and row[f][0] in (0, row[f][1])
+                        for f in functions)
+            line += "  yes" if right else "  NO"
+        lines.append(line)
+    return lines
+
+
+def demo(root=REPO):
+    """Run the whole pipeline in root and print the grade tables."""
+    root = Path(root)
+    release(root)
+    print("regenerated release/ and the learner notebooks")
+    names = [a.name for a in assignments(root) if a.name in CLASS]
+    for name in names:
+        for case in CLASS[name]:
+            write_submission(root, case)
+        print(f"wrote {len(CLASS[name])} sample submissions of {name} under submitted/")
+    grade(root, names)
+    nbgrader(root, "export", "--to", "grades.csv")
+    print(f"exported {root / 'grades.csv'}; feedback is under {root / 'feedback'}")
+    for name in names:
+        print()
+        print("\n".join(score_table(root, name, CLASS[name])))

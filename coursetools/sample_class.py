@@ -1,0 +1,114 @@
+"""A sample class: submissions made from the full solution, each with one known change.
+
+Every submission starts from the released notebook, the one a learner gets.
+``full`` fills every solution cell with the master solution; a case then
+replaces text in named cells.  Each case says which functions it breaks: those
+must score 0 and every other function full marks.
+"""
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from coursetools.course import find, graded_functions
+
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One submission.
+
+    student: its student id, named after what it tests.
+    edits: (grade_id, old, new) replacements in the full solution; each old
+        text must occur exactly once in its cell.
+    broken: the functions this case must lose all points of; "*" for all.
+    untouched: submit the release as it is, with no solution filled in.
+    """
+
+    student: str
+    assignment: str
+    edits: tuple = ()
+    broken: tuple = ()
+    untouched: bool = False
+    note: str = field(default="", compare=False)
+
+    def expected(self, functions):
+        """The expected result per function: True for full marks, False for none."""
+        lost = set(functions) if self.untouched or "*" in self.broken else set(self.broken)
+        return {function: function not in lost for function in functions}
+
+
+def _solution_text(source):
+    """The cell's source with the solution markers removed and their contents kept."""
+    return "\n".join(line for line in source.splitlines() if line.strip() not in (BEGIN, END))
+
+
+def full_solution(root, assignment):
+    """The released notebook with every solution cell filled in from the master."""
+    master = nbformat.read(assignment.source(root), as_version=4)
+    solutions = {
+        cell.metadata["nbgrader"]["grade_id"]: _solution_text(cell.source)
+        for cell in master.cells
+        if cell.metadata.get("nbgrader", {}).get("solution")
+    }
+    notebook = nbformat.read(assignment.release(root), as_version=4)
+    for cell in notebook.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in solutions:
+            cell.source = solutions[grade_id]
+    return notebook
+
+
+def submission(root, case):
+    """The notebook a case submits."""
+    assignment = find(case.assignment, root)
+    if case.untouched:
+        return nbformat.read(assignment.release(root), as_version=4)
+    notebook = full_solution(root, assignment)
+    cells = {cell.metadata.get("nbgrader", {}).get("grade_id"): cell for cell in notebook.cells}
+    for grade_id, old, new in case.edits:
+        cell = cells[grade_id]
+        if cell.source.count(old) != 1:
+            raise ValueError(f"{case.student}: {old!r} is not in cell {grade_id} exactly once")
+        cell.source = cell.source.replace(old, new)
+    return notebook
+
+
+def write_submission(root, case):
+    """Write the case under root/submitted/<student>/<assignment>/ as nbgrader collects it."""
+    assignment = find(case.assignment, root)
+    folder = Path(root) / "submitted" / case.student / case.assignment
+    if folder.exists():
+        shutil.rmtree(folder)
+    shutil.copytree(assignment.release(root).parent, folder)
+    nbformat.write(submission(root, case), folder / assignment.notebook)
+    return folder
+
+
+def functions_of(root, assignment_name):
+    """The graded functions of an assignment, in notebook order."""
+    return graded_functions(nbformat.read(find(assignment_name, root).source(root), as_version=4))
+
+
+def _backprop(student, edits=(), broken=(), **kwargs):
+    return Case(student, "backprop", tuple(edits), tuple(broken), **kwargs)
+
+
+BACKPROP = (
+    _backprop("full-solution"),
+    _backprop("untouched-release", untouched=True),
+    _backprop("J_b3-sigma-for-d_sigma", [("J_b3", "J * d_sigma(z3)", "J * sigma(z3)")], ["J_b3"]),
+    _backprop("J_b2-d_sigma-of-wrong-layer", [("J_b2", "J * d_sigma(z2)", "J * d_sigma(z3)")], ["J_b2"]),
+    _backprop("J_W1-missing-transpose", [("J_W1", "(J.T @ W2).T", "J.T @ W2")], ["J_W1"]),
+    _backprop("J_b1-keepdims-dropped", [("J_b1", ", keepdims=True", "")], ["J_b1"]),
+    _backprop("equivalent-forms", [
+        ("J_b3", "J * d_sigma(z3)", "J * sigma(z3) * (1 - sigma(z3))"),
+        ("J_b2", "(J.T @ W3).T", "W3.T @ J"),
+        ("J_b1", "np.sum(J, axis=1, keepdims=True) / x.size", "np.mean(J, axis=1, keepdims=True)"),
+    ]),
+)
+
+#: Every sample case, by assignment.
+CLASS = {"backprop": BACKPROP}

@@ -1,0 +1,190 @@
+"""The tests of 1-Backpropagation: each Jacobian against derivatives of the cost.
+
+The learner's Jacobian functions read the global weights W1 ... b3 of the
+notebook, so a check is given the notebook's namespace (``globals()``). It
+installs weights of its own, calls the function, and puts the notebook's
+weights back afterwards, whatever happens.
+
+Two independent references, both computed here from a forward pass of our own:
+- central finite differences of the cost (step 1e-6), which the learner's
+  Jacobian must match to a relative error of FD_TOLERANCE;
+- complex-step derivatives, exact to rounding error, which a chain-rule
+  Jacobian matches to EXACT_TOLERANCE and a numerical approximation does not.
+"""
+import numpy as np
+
+from readonly.checking import (
+    CheckFailed,
+    call,
+    central_difference,
+    complex_step,
+    failure,
+    floats,
+    relative_error,
+    scaled_match,
+)
+
+PARAMETERS = ("W1", "W2", "W3", "b1", "b2", "b3")
+FD_STEP = 1e-6
+FD_TOLERANCE = 1e-5
+EXACT_TOLERANCE = 1e-10
+
+#: Likely causes of wrong values, per function, most common first.
+CAUSES = {
+    "J_b3": [
+        "sigma(z3) where its derivative d_sigma(z3) is meant",
+        "the factor 2 or the sign of dC/da3 = 2 (a3 - y)",
+        "`@` where the element-wise product `*` is meant",
+    ],
+    "J_b2": [
+        "the step down a layer: (J.T @ W3).T, that is W3.T @ J",
+        "d_sigma of the wrong layer: layer 2 needs d_sigma(z2)",
+        "sigma where d_sigma is meant",
+    ],
+    "J_W1": [
+        "a missing step: from layer 3 go down through W3, d_sigma(z2), W2 and d_sigma(z1)",
+        "d_sigma of the wrong layer",
+        "a missing transpose, or `*` where `@` is meant",
+    ],
+    "J_b1": [
+        "a missing step: from layer 3 go down through W3, d_sigma(z2), W2 and d_sigma(z1)",
+        "d_sigma of the wrong layer",
+        "a missing transpose, or `*` where `@` is meant",
+    ],
+}
+CAUSES["J_W3"] = CAUSES["J_b3"]
+CAUSES["J_W2"] = CAUSES["J_b2"]
+
+
+def _sigma(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def forward(params, x):
+    """The network's output a3, (2, N), for weights params (a dict) and input x, (1, N).
+
+    Works on complex weights too, which the complex-step reference needs.
+    """
+    a = x
+    for layer in "123":
+        a = _sigma(params["W" + layer] @ a + params["b" + layer])
+    return a
+
+
+def cost(params, x, y):
+    """Sum of squared differences over outputs and examples, divided by N = x.size."""
+    difference = forward(params, x) - y
+    return np.sum(difference * difference) / x.size
+
+
+def random_case(n1, n2, N, seed):
+    """Weights drawn as the notebook's reset_network draws them, and data of N examples."""
+    rng = np.random.default_rng(seed)
+    shapes = {"W1": (n1, 1), "W2": (n2, n1), "W3": (2, n2), "b1": (n1, 1), "b2": (n2, 1), "b3": (2, 1)}
+    params = {name: rng.standard_normal(shape) / 2 for name, shape in shapes.items()}
+    x = rng.uniform(0, 1, (1, N))
+    y = rng.uniform(0.1, 0.9, (2, N))
+    return params, x, y
+
+
+def numerical_jacobian(params, name, x, y):
+    """Central finite differences of the cost with respect to params[name]."""
+    work = {key: value.copy() for key, value in params.items()}
+    return central_difference(lambda: cost(work, x, y), work[name], FD_STEP)
+
+
+def exact_jacobian(params, name, x, y):
+    """Complex-step derivatives of the cost with respect to params[name]."""
+    work = {key: value.astype(complex) for key, value in params.items()}
+    return complex_step(lambda: cost(work, x, y), work[name])
+
+
+def _shape_causes(name, shape, N):
+    rows = shape[0]
+    if name.startswith("J_b"):
+        return [
+            f"keepdims=True dropped from the sum over examples (that gives shape ({rows},))",
+            f"the sum over the examples, axis=1, is missing (that leaves shape ({rows}, {N}))",
+            "a missing transpose, or `*` where `@` is meant",
+        ]
+    return ["a missing transpose, or `*` where `@` is meant", "the sizes 6 and 7 written into the code"]
+
+
+def _learner_jacobian(namespace, name, params, x, y):
+    """Call namespace[name](x, y) with params installed as the notebook's weights.
+
+    Fails when the function changes the weights, or calls network_function
+    with weights other than the installed ones (a finite-difference Jacobian).
+    The notebook's own weights and network_function are put back afterwards.
+    """
+    saved = {key: namespace[key] for key in (*PARAMETERS, "network_function") if key in namespace}
+    installed = {key: value.copy() for key, value in params.items()}
+    original_forward = namespace.get("network_function")
+    perturbed = []
+
+    def watched_forward(a0):
+        if any(namespace.get(key) is not installed[key] or not np.array_equal(installed[key], params[key])
+               for key in PARAMETERS):
+            perturbed.append(True)
+        return original_forward(a0)
+
+    try:
+        namespace.update(installed)
+        if original_forward is not None:
+            namespace["network_function"] = watched_forward
+        result = call(namespace.get(name), name, x, y)
+        changed = any(namespace.get(key) is not installed[key] or not np.array_equal(installed[key], params[key])
+                      for key in PARAMETERS)
+    finally:
+        for key in (*PARAMETERS, "network_function"):
+            namespace.pop(key, None)
+        namespace.update(saved)
+    if perturbed or changed:
+        raise CheckFailed(failure(
+            name, "a Jacobian that only reads W1 ... b3", "a function that changes the weights",
+            ["finite differences (moving a weight and calling the network again) in place of the chain rule; "
+             "build J from one call of network_function(x)"],
+        ))
+    return result
+
+
+def _diagnose(name, got, want, N):
+    """Likely causes for got, the learner's entries, differing from want."""
+    if scaled_match(got, want, N, 1e-4):
+        return ["the division by the number of examples, x.size, is missing"]
+    if scaled_match(got, want, -1, 1e-4):
+        return ["a sign: dC/da3 = 2 (a3 - y)"]
+    if scaled_match(got, want, 0.5, 1e-4):
+        return ["the factor 2 of dC/da3 = 2 (a3 - y)"]
+    return CAUSES[name]
+
+
+def check_case(namespace, name, case):
+    """Check namespace[name] on one case (n1, n2, N, seed); raise CheckFailed if wrong."""
+    n1, n2, N, seed = case
+    params, x, y = random_case(n1, n2, N, seed)
+    target = name[2:]
+    shape = params[target].shape
+    got = floats(_learner_jacobian(namespace, name, params, x, y), name, shape, _shape_causes(name, shape, N))
+    where = f"on a 1-{n1}-{n2}-2 network with N = {N} examples"
+    reference = numerical_jacobian(params, target, x, y).ravel().tolist()
+    error = relative_error(got, reference)
+    if not error < FD_TOLERANCE:
+        raise CheckFailed(failure(
+            name, f"finite differences of the cost {where}, to a relative error below {FD_TOLERANCE:g}",
+            f"a relative error of {error:.3g}", _diagnose(name, got, reference, N),
+        ))
+    exact = exact_jacobian(params, target, x, y).ravel().tolist()
+    error = relative_error(got, exact)
+    if not error < EXACT_TOLERANCE:
+        raise CheckFailed(failure(
+            name, f"the exact derivative {where}, to a relative error below {EXACT_TOLERANCE:g}",
+            f"a relative error of {error:.3g}: close, but only as close as a numerical approximation gets",
+            ["a numerical (finite-difference) Jacobian in place of the chain rule"],
+        ))
+
+
+def check(namespace, name, cases):
+    """Check namespace[name] on each case (n1, n2, N, seed); raise CheckFailed at the first wrong one."""
+    for case in cases:
+        check_case(namespace, name, case)
