@@ -27,7 +27,7 @@ from readonly.checking import (
 PARAMETERS = ("W1", "W2", "W3", "b1", "b2", "b3")
 FD_STEP = 1e-6
 FD_TOLERANCE = 1e-5
-EXACT_TOLERANCE = 1e-10
+EXACT_TOLERANCE = 1e-12
 
 #: Likely causes of wrong values, per function, most common first.
 CAUSES = {

@@ -1,0 +1,90 @@
+"""The release is generated from source/, holds no answers, and the learner copies equal it."""
+import subprocess
+
+import nbformat
+import pytest
+from conftest import REPO
+
+from coursetools.course import assignments, release
+
+ASSIGNMENTS = assignments(REPO)
+BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+
+
+def tracked_notebooks():
+    listed = subprocess.run(["git", "ls-files", "*.ipynb"], cwd=REPO, capture_output=True, text=True, check=True)
+    return [REPO / name for name in listed.stdout.split()]
+
+
+def files_under(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts}
+
+
+def regions(source, begin, end):
+    """The non-blank lines between begin and end markers."""
+    inside, lines = False, []
+    for line in source.splitlines():
+        if line.strip() == begin:
+            inside = True
+        elif line.strip() == end:
+            inside = False
+        elif inside and line.strip():
+            lines.append(line.strip())
+    return lines
+
+
+def by_grade_id(notebook):
+    return {c.metadata["nbgrader"]["grade_id"]: c for c in notebook.cells if "nbgrader" in c.metadata}
+
+
+def test_there_is_a_notebook_to_check():
+    assert len(tracked_notebooks()) >= 3 * len(ASSIGNMENTS) >= 3
+
+
+@pytest.mark.parametrize("path", tracked_notebooks(), ids=lambda p: str(p.relative_to(REPO)))
+def test_committed_notebook_has_no_outputs_or_execution_counts(path):
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
+
+
+def test_regenerating_the_release_reproduces_the_committed_one(course):
+    release(course, database=False)
+    for assignment in ASSIGNMENTS:
+        regenerated = files_under(course / "release" / assignment.name)
+        committed = files_under(REPO / "release" / assignment.name)
+        assert regenerated.keys() == committed.keys()
+        for name in committed:
+            assert regenerated[name] == committed[name], f"release/{assignment.name}/{name} is stale: run make release"
+        assert (course / assignment.notebook).read_bytes() == assignment.learner_copy(REPO).read_bytes()
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS, ids=lambda a: a.name)
+def test_learner_copy_and_release_helpers_equal_their_sources(assignment):
+    assert assignment.learner_copy(REPO).read_bytes() == assignment.release(REPO).read_bytes()
+    helpers = sorted((REPO / "release" / assignment.name / "readonly").glob("*.py"))
+    assert helpers, "the release ships no helper modules"
+    for helper in helpers:
+        assert helper.read_bytes() == (REPO / "readonly" / helper.name).read_bytes()
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS, ids=lambda a: a.name)
+def test_release_holds_no_solution_and_no_hidden_test(assignment):
+    source = nbformat.read(assignment.source(REPO), as_version=4)
+    released = nbformat.read(assignment.release(REPO), as_version=4)
+    text = "\n".join(cell.source for cell in released.cells)
+    for marker in (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN, END_HIDDEN):
+        assert marker not in text
+    released_cells = by_grade_id(released)
+    solutions = hidden = 0
+    for grade_id, cell in by_grade_id(source).items():
+        for line in regions(cell.source, BEGIN_SOLUTION, END_SOLUTION):
+            solutions += 1
+            assert line not in released_cells[grade_id].source, f"{grade_id} gives away {line!r}"
+        for line in regions(cell.source, BEGIN_HIDDEN, END_HIDDEN):
+            hidden += 1
+            assert line not in text, f"the release shows the hidden test {line!r}"
+    assert solutions > 0 and hidden > 0
