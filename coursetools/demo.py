@@ -29,11 +29,12 @@ def score_table(root, name, cases=()):
     scores = function_scores(root, next(a for a in assignments(root) if a.name == name))
     width = max([len("student"), *map(len, scores)])
     lines = [f"{name}: points per function"]
-    header = f"  {'student':<{width}}  " + "  ".join(f"{f:>8}" for f in functions) + "     total"
+    columns = {f: max(8, len(f)) for f in functions}
+    header = f"  {'student':<{width}}  " + "  ".join(f"{f:>{columns[f]}}" for f in functions) + "     total"
     lines.append(header + ("  as expected" if expected else ""))
     for student in sorted(scores):
         row = scores[student]
-        cells = "  ".join(f"{f'{row[f][0]:g}/{row[f][1]:g}':>8}" for f in functions)
+        cells = "  ".join(f"{f'{row[f][0]:g}/{row[f][1]:g}':>{columns[f]}}" for f in functions)
         total = f"{sum(s for s, _ in row.values()):g}/{sum(m for _, m in row.values()):g}"
         line = f"  {student:<{width}}  {cells}  {total:>8}"
         if student in expected:

@@ -110,5 +110,30 @@ BACKPROP = (
     ]),
 )
 
+
+def _heights(student, edits=(), broken=(), **kwargs):
+    return Case(student, "heights", tuple(edits), tuple(broken), **kwargs)
+
+
+HEIGHTS = (
+    _heights("full-solution"),
+    _heights("untouched-release", untouched=True),
+    _heights("dfdmu-sign-error", [("dfdmu", "factor = (x - mu) / sig ** 2", "factor = (mu - x) / sig ** 2")],
+             ["dfdmu"]),
+    _heights("dfdsig-missing-minus-one-over-sig", [("dfdsig", " - 1 / sig)", ")")], ["dfdsig"]),
+    _heights("steepest_step-star-for-at", [("steepest_step", "residual @ dfdsig", "residual * dfdsig")],
+             ["steepest_step"]),
+    _heights("equivalent-forms", [
+        ("dfdmu", "factor = (x - mu) / sig ** 2", "factor = (x - mu) / sig / sig"),
+        ("dfdsig", "f(x, mu, sig) * ((x - mu) ** 2 / sig ** 3 - 1 / sig)",
+         "f(x, mu, sig) * ((x - mu) ** 2 - sig ** 2) / sig ** 3"),
+        ("steepest_step", "-2 * residual @ dfdsig(x, mu, sig)", "-2 * np.dot(residual, dfdsig(x, mu, sig))"),
+    ]),
+    _heights("equivalent-forms-two-terms", [
+        ("dfdsig", "f(x, mu, sig) * ((x - mu) ** 2 / sig ** 3 - 1 / sig)",
+         "-f(x, mu, sig) / sig + f(x, mu, sig) * (x - mu) ** 2 / sig ** 3"),
+    ]),
+)
+
 #: Every sample case, by assignment.
-CLASS = {"backprop": BACKPROP}
+CLASS = {"backprop": BACKPROP, "heights": HEIGHTS}

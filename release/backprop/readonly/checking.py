@@ -9,6 +9,7 @@ Comparisons are made on plain Python floats, so a notebook that rebinds
 NumPy's comparison functions cannot change a verdict.  Importing this module
 has no side effects.
 """
+import contextlib
 import math
 import warnings
 
@@ -125,3 +126,23 @@ def complex_step(function, array, step=1e-30):
         gradient[index] = function().imag / step
         array[index] = original
     return gradient
+
+
+@contextlib.contextmanager
+def installed(namespace, values):
+    """Bind the names in values (a dict) in namespace for the duration of a with block.
+
+    Afterwards every name is put back as it was, or removed if it was not
+    there, whatever happens in the block.
+    """
+    missing = object()
+    saved = {name: namespace.get(name, missing) for name in values}
+    try:
+        namespace.update(values)
+        yield namespace
+    finally:
+        for name, value in saved.items():
+            if value is missing:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = value

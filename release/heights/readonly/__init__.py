@@ -1,0 +1,8 @@
+"""Read-only helper modules that the course notebooks import.
+
+backprop         training data, training loop and pictures for 1-Backpropagation
+backprop_checks  the tests that grade 1-Backpropagation
+heights          heights data and pictures for 2-FittingDistribution
+heights_checks   the tests that grade 2-FittingDistribution
+checking         what the two checks modules share
+"""

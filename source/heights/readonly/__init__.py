@@ -1,0 +1,1 @@
+../../../readonly/__init__.py
