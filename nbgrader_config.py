@@ -1,4 +1,12 @@
 """nbgrader settings for this course; the course root is this folder."""
+import os
+import sys
+
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import GetGrades
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from coursetools.feedback import TeachingFeedback  # noqa: E402
 
 c = get_config()  # noqa: F821 (nbgrader provides get_config)
 
@@ -7,6 +15,11 @@ c.CourseDirectory.course_id = "calculus-for-ml"
 # What the learner sees where the solution was.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 
-# Seconds one cell may run under autograde before it is stopped (an endless loop
-# then costs that cell its points, not the whole class its grading).
-c.Execute.timeout = 120
+# Seconds one cell may run under autograde before it is stopped. The checks
+# stop a learner's function after 5 s themselves; this catches the rest.
+c.Execute.timeout = 60
+
+# Feedback: each failing test's message first; hidden tests keep their code to
+# themselves (set withhold_hidden_tests to False to show it).
+c.GenerateFeedback.preprocessors = [GetGrades, TeachingFeedback, CSSHTMLHeaderPreprocessor]
+c.TeachingFeedback.withhold_hidden_tests = True

@@ -35,6 +35,19 @@ def regions(source, begin, end):
     return lines
 
 
+def without_regions(source, begin, end):
+    """source without the lines from begin to end markers."""
+    kept, inside = [], False
+    for line in source.splitlines():
+        if line.strip() == begin:
+            inside = True
+        elif line.strip() == end:
+            inside = False
+        elif not inside:
+            kept.append(line)
+    return "\n".join(kept)
+
+
 def by_grade_id(notebook):
     return {c.metadata["nbgrader"]["grade_id"]: c for c in notebook.cells if "nbgrader" in c.metadata}
 
@@ -79,12 +92,18 @@ def test_release_holds_no_solution_and_no_hidden_test(assignment):
     for marker in (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN, END_HIDDEN):
         assert marker not in text
     released_cells = by_grade_id(released)
-    solutions = hidden = 0
+    hidden_lines = set()
+    solutions = 0
     for grade_id, cell in by_grade_id(source).items():
         for line in regions(cell.source, BEGIN_SOLUTION, END_SOLUTION):
             solutions += 1
             assert line not in released_cells[grade_id].source, f"{grade_id} gives away {line!r}"
         for line in regions(cell.source, BEGIN_HIDDEN, END_HIDDEN):
-            hidden += 1
-            assert line not in text, f"the release shows the hidden test {line!r}"
-    assert solutions > 0 and hidden > 0
+            hidden_lines.add(line)
+            assert line not in released_cells[grade_id].source, f"{grade_id} shows the hidden test {line!r}"
+    # Lines found only in hidden tests (such as their cases) appear nowhere in the release.
+    visible_source = "\n".join(without_regions(cell.source, BEGIN_HIDDEN, END_HIDDEN) for cell in source.cells)
+    secret = {line for line in hidden_lines if line not in visible_source}
+    assert solutions > 0 and secret
+    for line in secret:
+        assert line not in text, f"the release shows the hidden test {line!r}"

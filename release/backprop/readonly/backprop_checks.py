@@ -20,6 +20,7 @@ from readonly.checking import (
     complex_step,
     failure,
     floats,
+    installed,
     relative_error,
     scaled_match,
 )
@@ -117,28 +118,22 @@ def _learner_jacobian(namespace, name, params, x, y):
     with weights other than the installed ones (a finite-difference Jacobian).
     The notebook's own weights and network_function are put back afterwards.
     """
-    saved = {key: namespace[key] for key in (*PARAMETERS, "network_function") if key in namespace}
-    installed = {key: value.copy() for key, value in params.items()}
+    weights = {key: value.copy() for key, value in params.items()}
     original_forward = namespace.get("network_function")
     perturbed = []
 
+    def untouched():
+        return all(namespace.get(key) is weights[key] and np.array_equal(weights[key], params[key])
+                   for key in PARAMETERS)
+
     def watched_forward(a0):
-        if any(namespace.get(key) is not installed[key] or not np.array_equal(installed[key], params[key])
-               for key in PARAMETERS):
+        if not untouched():
             perturbed.append(True)
         return original_forward(a0)
 
-    try:
-        namespace.update(installed)
-        if original_forward is not None:
-            namespace["network_function"] = watched_forward
+    with installed(namespace, {**weights, "network_function": watched_forward}):
         result = call(namespace.get(name), name, x, y)
-        changed = any(namespace.get(key) is not installed[key] or not np.array_equal(installed[key], params[key])
-                      for key in PARAMETERS)
-    finally:
-        for key in (*PARAMETERS, "network_function"):
-            namespace.pop(key, None)
-        namespace.update(saved)
+        changed = not untouched()
     if perturbed or changed:
         raise CheckFailed(failure(
             name, "a Jacobian that only reads W1 ... b3", "a function that changes the weights",
@@ -186,5 +181,8 @@ def check_case(namespace, name, case):
 
 def check(namespace, name, cases):
     """Check namespace[name] on each case (n1, n2, N, seed); raise CheckFailed at the first wrong one."""
-    for case in cases:
-        check_case(namespace, name, case)
+    try:
+        for case in cases:
+            check_case(namespace, name, case)
+    except CheckFailed as failed:
+        raise CheckFailed(str(failed)) from None  # a short traceback: the test cell, then the message

@@ -10,7 +10,10 @@ NumPy's comparison functions cannot change a verdict.  Importing this module
 has no side effects.
 """
 import contextlib
+import io
 import math
+import signal
+import threading
 import warnings
 
 import numpy as np
@@ -33,29 +36,59 @@ def failure(name, expected, got, causes=()):
     return "\n".join(lines)
 
 
-def call(function, name, *args):
-    """Call a learner's function with warnings silenced and return its result.
+#: Seconds one call of a learner's function may take before the check gives up on it.
+TIME_LIMIT = 5
 
-    Warnings are silenced because a warning printed to stderr makes nbgrader
-    give a test cell no points, even when the answer is right.  Any exception
-    the function raises becomes a CheckFailed that names it.
+
+class _OutOfTime(BaseException):
+    """Raised inside a learner's function when TIME_LIMIT runs out."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds):
+    """Interrupt the block after seconds, where a timer signal can be used (the main thread on Unix)."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise _OutOfTime()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def call(function, name, *args):
+    """Call a learner's function and return its result.
+
+    Warnings and anything written to stderr are silenced, because output on
+    stderr makes nbgrader give a test cell no points, even when the answer is
+    right. The call may take TIME_LIMIT seconds. Any exception the function
+    raises becomes a CheckFailed that names it.
     """
     if not callable(function):
-        raise CheckFailed(f"{name} is not a function any more: run the cell that defines it again.")
-    with warnings.catch_warnings():
+        raise CheckFailed(f"{name} is not defined as a function: run the cell that defines it, and check it for errors.")
+    with warnings.catch_warnings(), np.errstate(all="ignore"), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
-        with np.errstate(all="ignore"):
-            try:
+        try:
+            with _time_limit(TIME_LIMIT):
                 return function(*args)
-            except NotImplementedError:
-                raise CheckFailed(
-                    f"{name} still raises NotImplementedError: replace the line "
-                    "`raise NotImplementedError()` with your code, then run its cell again."
-                ) from None
-            except CheckFailed:
-                raise
-            except Exception as error:  # the learner's bug, reported as a failed check
-                raise CheckFailed(f"{name} raised {type(error).__name__}: {error}") from None
+        except _OutOfTime:
+            raise CheckFailed(f"{name} did not return within {TIME_LIMIT} s: look for an endless loop.") from None
+        except NotImplementedError:
+            raise CheckFailed(
+                f"{name} still raises NotImplementedError: replace the line "
+                "`raise NotImplementedError()` with your code, then run its cell again."
+            ) from None
+        except CheckFailed:
+            raise
+        except Exception as error:  # the learner's bug, reported as a failed check
+            raise CheckFailed(f"{name} raised {type(error).__name__}: {error}") from None
 
 
 def floats(value, name, shape, shape_causes=()):
