@@ -45,3 +45,13 @@ def test_backprop_notebook_trains_to_a_small_cost(executed):
     printed = "".join(o.text for o in outputs_of(notebook, "stream"))
     last = [line for line in printed.splitlines() if line.startswith("cost before training")][-1]
     assert float(last.rsplit(":", 1)[1]) < 5e-3
+
+
+def test_heights_notebook_ends_at_the_least_squares_fit(executed):
+    notebook = executed("heights")
+    printed = "".join(o.text for o in outputs_of(notebook, "stream"))
+    last = [line for line in printed.splitlines() if line.startswith("after 50 steps")][-1]
+    numbers = dict(part.strip().split(" = ") for part in last.split(":", 1)[1].split(","))
+    assert float(numbers["mu"].split()[0]) == pytest.approx(178.52, abs=0.01)
+    assert float(numbers["sig"].split()[0]) == pytest.approx(7.55, abs=0.01)
+    assert float(numbers["chi2"]) == pytest.approx(4.39e-4, abs=5e-7)

@@ -253,8 +253,11 @@ def check(namespace, name, cases):
     """
     if name not in FUNCTIONS:
         raise ValueError(f"no check for {name!r}; the checked functions are {FUNCTIONS}")
-    for case in cases:
-        if name == "steepest_step":
-            check_step(namespace, case)
-        else:
-            check_derivative(namespace, name, case)
+    try:
+        for case in cases:
+            if name == "steepest_step":
+                check_step(namespace, case)
+            else:
+                check_derivative(namespace, name, case)
+    except CheckFailed as failed:
+        raise CheckFailed(str(failed)) from None  # a short traceback: the test cell, then the message
