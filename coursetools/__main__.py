@@ -1,8 +1,9 @@
-"""Command line: python -m coursetools {release,demo,table}."""
+"""Command line: python -m coursetools {release,demo,table,grade}."""
 import argparse
 
 from coursetools.course import REPO, assignments, release
 from coursetools.demo import demo, score_table
+from coursetools.grade import add_grade_arguments, grade_command
 
 
 def main(argv=None):
@@ -11,9 +12,13 @@ def main(argv=None):
     commands.add_parser("release", help="regenerate release/ and the top-level learner notebooks")
     commands.add_parser("demo", help="release, grade a sample class, write feedback and grades.csv, print scores")
     commands.add_parser("table", help="print each student's points per function from the gradebook")
+    grading = commands.add_parser("grade", help="grade every collected submission: sandboxed, parallel, resumable")
+    add_grade_arguments(grading)
     arguments = parser.parse_args(argv)
     if arguments.command == "release":
         release(REPO)
+    elif arguments.command == "grade":
+        grade_command(arguments)
     elif arguments.command == "demo":
         demo(REPO)
     else:

@@ -1,0 +1,157 @@
+"""Kernel launcher: run a kernel command inside a bubblewrap sandbox.
+
+    python coursetools/sandbox.py --private DIR [limits] -- python -m ipykernel_launcher -f FILE
+
+The working directory (nbgrader's copy of the submission, the kernel's scratch
+folder) and DIR (the connection file, the kernel's `ipc` sockets, its home) are
+the only places the kernel can write.  It sees the system's /usr, a few files
+of /etc and the Python installation read-only, a private /tmp of limited size,
+and nothing else of the machine: no network (its own network namespace; `ipc`
+sockets in DIR still reach the grader), no other processes (its own PID
+namespace), no course files, no gradebook, no home folder.  It runs as an
+unprivileged user id even when the grader runs as root, with limits on memory,
+CPU time, processes, file size and open files.
+
+This file imports only the standard library, so that starting a kernel costs
+one small Python start; `coursetools.grade` runs it as a script.
+"""
+import argparse
+import os
+import resource
+import shutil
+import sys
+
+#: The user id kernels run as when the grader is root: "nobody" (65534) for the first
+#: worker, 65533, 65532, ... (ids no account owns) for the others, so that parallel
+#: kernels do not share one count of processes.
+BASE_UID = 65534
+MiB = 2 ** 20
+LIMITS = {  # the defaults; `python -m coursetools grade --help` names the options
+    "memory": 2048 * MiB,   # address space of each process
+    "cpu": 900,             # CPU seconds of each process
+    "processes": 48,        # processes and threads of the sandbox's user id
+    "file_size": 64 * MiB,  # largest file a process may write
+    "open_files": 256,
+    "tmp_size": 64 * MiB,   # the private /tmp, a tmpfs
+}
+#: Environment variables a kernel keeps; everything else of the grader's environment is dropped.
+KEEP_ENV = ("NBGRADER_EXECUTION", "LANG", "LANGUAGE", "TZ", "MPLBACKEND")
+ETC = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/passwd",
+       "/etc/group", "/etc/nsswitch.conf", "/etc/fonts", "/etc/mime.types")
+
+
+def python_folders():
+    """The folders of this Python installation and environment, outside /usr."""
+    folders = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+               os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))}
+    folders = sorted(os.path.realpath(f) for f in folders)
+    return [f for f in folders if f != "/usr" and not f.startswith("/usr/")]
+
+
+def _parents(path):
+    """bwrap arguments that make path's parent folders traversable (bwrap would make them 0700)."""
+    parents = []
+    folder = os.path.dirname(path)
+    while folder not in ("/", ""):
+        parents.insert(0, folder)
+        folder = os.path.dirname(folder)
+    return [arg for folder in parents for arg in ("--perms", "0755", "--dir", folder)]
+
+
+def bwrap_command(command, scratch, private, uid=BASE_UID, tmp_size=LIMITS["tmp_size"], environment=None):
+    """The bwrap command line that runs command in scratch, writable, with private as its own folder."""
+    root = os.geteuid() == 0
+    args = ["bwrap", "--die-with-parent", "--unshare-ipc", "--unshare-pid", "--unshare-net",
+            "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox"]
+    if not root:  # unprivileged bwrap: a user namespace, where we look like nobody
+        args += ["--unshare-user", "--uid", str(BASE_UID), "--gid", str(BASE_UID)]
+    args += ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        path = "/" + name
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    for path in ETC:
+        args += ["--ro-bind-try", path, path]
+    for path in python_folders():
+        args += [*_parents(path), "--ro-bind", path, path]
+    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(tmp_size), "--tmpfs", "/tmp"]
+    args += [*_parents(private), "--bind", private, private, *_parents(scratch), "--bind", scratch, scratch]
+    # What nbgrader put in the scratch folder (the notebook, the helper modules) stays read-only.
+    for entry in sorted(os.listdir(scratch)):
+        path = os.path.join(scratch, entry)
+        args += ["--ro-bind", path, path]
+    args += ["--chdir", scratch, "--clearenv"]
+    home = os.path.join(private, "home")
+    env = {key: value for key, value in (environment or {}).items() if key in KEEP_ENV or key.startswith("LC_")}
+    env.update({
+        "HOME": home, "TMPDIR": "/tmp", "PATH": f"{os.path.dirname(sys.executable)}:/usr/bin:/bin",
+        "MPLCONFIGDIR": os.path.join(home, ".config", "matplotlib"), "PYTHONNOUSERSITE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1", "MALLOC_ARENA_MAX": "2",
+        "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+    })
+    for key, value in sorted(env.items()):
+        args += ["--setenv", key, value]
+    if root:  # drop to an id that owns nothing here, with no capabilities left
+        command = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
+                   "--bounding-set=-all", "--no-new-privs", "--", *command]
+    return [*args, "--", *command]
+
+
+def _own(path, uid):
+    """Give path and everything under it to uid (when we are root)."""
+    os.chown(path, uid, uid)
+    for folder, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.chown(os.path.join(folder, name), uid, uid, follow_symlinks=False)
+
+
+def _count_processes(uid):
+    count = 0
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and os.stat(f"/proc/{entry}").st_uid == uid:
+                count += 1
+        except OSError:
+            pass
+    return count
+
+
+def set_limits(memory, cpu, processes, file_size, open_files, uid):
+    """Resource limits for this process and what it runs (they survive exec and setuid)."""
+    if os.geteuid() != 0:  # the count of processes is per user id: ours has other processes too
+        processes += _count_processes(os.getuid())
+    for name, value in ((resource.RLIMIT_AS, memory), (resource.RLIMIT_CPU, cpu),
+                        (resource.RLIMIT_NPROC, processes), (resource.RLIMIT_FSIZE, file_size),
+                        (resource.RLIMIT_NOFILE, open_files), (resource.RLIMIT_CORE, 0)):
+        resource.setrlimit(name, (value, value))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--private", required=True, help="the kernel's own folder (connection file, sockets, home)")
+    parser.add_argument("--home-template", help="a folder to copy into the kernel's home first (caches)")
+    parser.add_argument("--slot", type=int, default=0, help="the worker's number: the kernel runs as uid 65534-slot")
+    for name, value in LIMITS.items():
+        parser.add_argument("--" + name.replace("_", "-"), type=int, default=value)
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    options = parser.parse_args(argv)
+    command = options.command[1:] if options.command[:1] == ["--"] else options.command
+    scratch, private = os.getcwd(), os.path.realpath(options.private)
+    home = os.path.join(private, "home")
+    if options.home_template:
+        shutil.copytree(options.home_template, home, symlinks=True, dirs_exist_ok=True)
+    os.makedirs(home, exist_ok=True)
+    uid = BASE_UID - options.slot
+    if os.geteuid() == 0:
+        os.chown(scratch, uid, uid)
+        _own(private, uid)
+    set_limits(options.memory, options.cpu, options.processes, options.file_size, options.open_files, uid)
+    argv = bwrap_command(command, scratch, private, uid, options.tmp_size, dict(os.environ))
+    sys.stdout.flush()
+    os.execvp(argv[0], argv)
+
+
+if __name__ == "__main__":
+    main()
