@@ -25,21 +25,21 @@ def score_table(root, name, cases=()):
     cases: the sample cases, so that each row can say whether it scored as expected.
     """
     functions = functions_of(root, name)
-    expected = {case.student: case.expected(functions) for case in cases}
+    cases = {case.student: case for case in cases}
     scores = function_scores(root, next(a for a in assignments(root) if a.name == name))
     width = max([len("student"), *map(len, scores)])
     lines = [f"{name}: points per function"]
     columns = {f: max(8, len(f)) for f in functions}
     header = f"  {'student':<{width}}  " + "  ".join(f"{f:>{columns[f]}}" for f in functions) + "     total"
-    lines.append(header + ("  as expected" if expected else ""))
+    lines.append(header + ("  as expected" if cases else ""))
     for student in sorted(scores):
         row = scores[student]
         cells = "  ".join(f"{f'{row[f][0]:g}/{row[f][1]:g}':>{columns[f]}}" for f in functions)
         total = f"{sum(s for s, _ in row.values()):g}/{sum(m for _, m in row.values()):g}"
         line = f"  {student:<{width}}  {cells}  {total:>8}"
-        if student in expected:
-            right = all((row[f][0] == row[f][1]) == expected[student][f] and row[f][0] in (0, row[f][1])
-                        for f in functions)
+        if student in cases:
+            expected = cases[student].expected({f: row[f][1] for f in functions})
+            right = all(row[f][0] == expected[f] for f in functions)
             line += "  yes" if right else "  NO"
         lines.append(line)
     return lines

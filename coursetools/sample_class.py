@@ -21,9 +21,12 @@ class Case:
     """One submission.
 
     student: its student id, named after what it tests.
-    edits: (grade_id, old, new) replacements in the full solution; each old
-        text must occur exactly once in its cell.
+    edits: (grade_id, old, new) changes to the full solution, in order: old
+        text, which must occur exactly once in the cell, becomes new; with
+        old None the whole cell becomes new; with both None the cell is deleted.
     broken: the functions this case must lose all points of; "*" for all.
+    points: (function, points) pairs for functions expected to keep only
+        some points (a visible test passed, a hidden one failed).
     untouched: submit the release as it is, with no solution filled in.
     """
 
@@ -31,13 +34,20 @@ class Case:
     assignment: str
     edits: tuple = ()
     broken: tuple = ()
+    points: tuple = ()
     untouched: bool = False
     note: str = field(default="", compare=False)
 
-    def expected(self, functions):
-        """The expected result per function: True for full marks, False for none."""
-        lost = set(functions) if self.untouched or "*" in self.broken else set(self.broken)
-        return {function: function not in lost for function in functions}
+    def expected(self, maxima):
+        """The points each function should score, given {function: max points}."""
+        lost = set(maxima) if self.untouched or "*" in self.broken else set(self.broken)
+        partial = dict(self.points)
+        return {f: 0.0 if f in lost else float(partial.get(f, top)) for f, top in maxima.items()}
+
+    @property
+    def right(self):
+        """True when the case is a right answer, which must keep full marks."""
+        return not (self.untouched or self.broken or self.points)
 
 
 def _solution_text(source):
@@ -67,12 +77,18 @@ def submission(root, case):
     if case.untouched:
         return nbformat.read(assignment.release(root), as_version=4)
     notebook = full_solution(root, assignment)
-    cells = {cell.metadata.get("nbgrader", {}).get("grade_id"): cell for cell in notebook.cells}
     for grade_id, old, new in case.edits:
-        cell = cells[grade_id]
-        if cell.source.count(old) != 1:
+        cell = next((c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id), None)
+        if cell is None:
+            raise ValueError(f"{case.student}: no cell {grade_id}")
+        if old is None and new is None:
+            notebook.cells.remove(cell)
+        elif old is None:
+            cell.source = new
+        elif cell.source.count(old) != 1:
             raise ValueError(f"{case.student}: {old!r} is not in cell {grade_id} exactly once")
-        cell.source = cell.source.replace(old, new)
+        else:
+            cell.source = cell.source.replace(old, new)
     return notebook
 
 

@@ -1,0 +1,165 @@
+"""The corpus of submissions that the autograde suite grades with real nbgrader.
+
+Each entry is one case (coursetools.sample_class.Case), named after what it
+tests and made from the full solution by changing one function or one cell,
+with the points each function must score. The sample class of `make demo`
+is part of it. Kinds, for the table in docs/corpus.md:
+  mistake      a wrong answer a learner really writes: loses that function's points
+  right        a correct answer in another form: keeps full marks
+  trick        an attempt to fool the tests: scores 0 on what it touches
+  breakage     a broken notebook: costs only what it breaks
+"""
+from coursetools.sample_class import CLASS, Case
+
+
+def _case(assignment, kind, student, edits=(), broken=(), points=(), note=""):
+    return kind, Case(student, assignment, tuple(edits), tuple(broken), tuple(points), note=note)
+
+
+def bp(*args, **kwargs):
+    return _case("backprop", *args, **kwargs)
+
+
+def function(name, body):
+    """A whole J function cell: the given body after the forward pass."""
+    lines = [f"def {name}(x, y):", "    a0, z1, a1, z2, a2, z3, a3 = network_function(x)"]
+    return "\n".join(lines + ["    " + line for line in body.strip("\n").splitlines()])
+
+
+WRONG_J_b3 = ("J_b3", "J * d_sigma(z3)", "J * sigma(z3)")
+WRONG_J_b2 = ("J_b2", "J * d_sigma(z2)", "J * sigma(z2)")
+HEADER = "a0, z1, a1, z2, a2, z3, a3 = network_function(x)"
+
+BACKPROP = [
+    # Mistakes the spec lists, and others found by working through the math.
+    bp("mistake", "J_b3-sign-of-dC-da3", [("J_b3", "2 * (a3 - y)", "2 * (y - a3)")], ["J_b3"]),
+    bp("mistake", "J_b3-missing-factor-2", [("J_b3", "2 * (a3 - y)", "(a3 - y)")], ["J_b3"]),
+    bp("mistake", "J_b3-matrix-product-for-elementwise", [("J_b3", "J * d_sigma(z3)", "J @ d_sigma(z3).T")],
+       ["J_b3"], note="a (2, 2) matrix that the sum turns back into shape (2, 1)"),
+    bp("mistake", "J_b3-no-division-by-N", [("J_b3", "keepdims=True) / x.size", "keepdims=True)")], ["J_b3"]),
+    bp("mistake", "J_b3-sum-over-wrong-axis", [("J_b3", "axis=1", "axis=0")], ["J_b3"]),
+    bp("mistake", "J_b2-sigma-for-d_sigma", [WRONG_J_b2], ["J_b2"]),
+    bp("mistake", "J_b2-missing-transpose", [("J_b2", "(J.T @ W3).T", "J.T @ W3")], ["J_b2"]),
+    bp("mistake", "J_b2-skips-the-W3-link", [("J_b2", "    J = (J.T @ W3).T\n", "")], ["J_b2"]),
+    bp("mistake", "J_b2-returns-an-integer", [("J_b2", "    return J", "    return 0")], ["J_b2"]),
+    bp("mistake", "J_W1-skips-d_sigma-of-layer-2", [("J_W1", "    J = J * d_sigma(z2)\n", "")], ["J_W1"]),
+    bp("mistake", "J_W1-W3-for-W2", [("J_W1", "(J.T @ W2).T", "(J.T @ W3).T")], ["J_W1"]),
+    bp("mistake", "J_W1-hard-coded-sizes", [("J_W1", "(J.T @ W2).T", "(J.T @ W2).T.reshape(6, -1)")],
+       points=[("J_W1", 1)], note="right on the visible 1-6-7-2 network, wrong on other sizes"),
+    bp("mistake", "J_b1-broadcast-keeps-the-shape",
+       [("J_b1", "J = J * d_sigma(z1)", "J = J * np.sum(d_sigma(z1), axis=1, keepdims=True)")], ["J_b1"],
+       note="an (n1, 1) factor broadcast over (n1, N): the right shape, wrong values"),
+    bp("mistake", "J_b1-reads-the-training-data-not-its-arguments",
+       [("J_b1", HEADER, "x, y = training_data()\n    " + HEADER)], ["J_b1"]),
+    bp("mistake", "J_b1-returns-a-list", [("J_b1", "    return J", "    return J.tolist()")], ["J_b1"]),
+    bp("mistake", "J_b1-returns-nan", [("J_b1", "J = J * d_sigma(z1)", "J = J * d_sigma(z1) / 0.0")], ["J_b1"]),
+    # Correct answers in other forms.
+    bp("right", "equivalent-loop-over-examples", [("J_b3", None, function("J_b3", """
+J = np.zeros_like(a3)
+for k in range(x.size):
+    J[:, k] = 2 * (a3[:, k] - y[:, k]) * d_sigma(z3[:, k])
+J = np.sum(J, axis=1, keepdims=True) / x.size
+return J
+"""))]),
+    bp("right", "equivalent-einsum", [
+        ("J_W1", "(J.T @ W3).T", 'np.einsum("kj,kn->jn", W3, J)'),
+        ("J_W1", "(J.T @ W2).T", 'np.einsum("kj,kn->jn", W2, J)'),
+        ("J_W1", "J @ a0.T / x.size", 'np.einsum("jn,in->ji", J, a0) / x.size'),
+    ]),
+    bp("right", "equivalent-a-times-one-minus-a", [
+        ("J_b2", "J * d_sigma(z3)", "J * a3 * (1 - a3)"),
+        ("J_b2", "J * d_sigma(z2)", "J * a2 * (1 - a2)"),
+        ("J_b1", "np.sum(J, axis=1, keepdims=True) / x.size", "J @ np.ones((x.size, 1)) / x.size"),
+    ]),
+    bp("right", "right-answer-that-warns-on-stderr", [
+        ("J_b3", "    J = J * d_sigma(z3)",
+         "    import sys, warnings\n    warnings.warn('is this right?')\n"
+         "    print('debugging J_b3', file=sys.stderr)\n    J = J * d_sigma(z3)"),
+    ]),
+    # Tricks.
+    bp("trick", "trick-patches-numpy-comparisons", [
+        ("J_b3", "def J_b3", "np.allclose = lambda *args, **kwargs: True\n"
+         "np.testing.assert_allclose = lambda *args, **kwargs: None\n"
+         "np.array_equal = lambda *args, **kwargs: True\n\ndef J_b3"), WRONG_J_b3], ["J_b3"]),
+    bp("trick", "trick-object-equal-to-everything", [("J_b1", None, function("J_b1", """
+class Anything:
+    shape = (W1.shape[0], 1)
+    def __eq__(self, other):
+        return True
+    def __sub__(self, other):
+        return 0
+    __rsub__ = __sub__
+return Anything()
+"""))], ["J_b1"]),
+    bp("trick", "trick-array-subclass-equal-to-everything", [("J_b1", None, function("J_b1", """
+class Agreeable(np.ndarray):
+    def __eq__(self, other):
+        return np.ones(np.shape(other), dtype=bool)
+    def tolist(self):
+        return [[0.0]] * len(self)
+return np.zeros((W1.shape[0], 1)).view(Agreeable)
+"""))], ["J_b1"]),
+    bp("trick", "trick-silences-tracebacks", [
+        ("J_b2", "def J_b2", "import sys\nsys.excepthook = lambda *args: None\n"
+         "get_ipython().showtraceback = lambda *args, **kwargs: None\n"
+         "get_ipython()._showtraceback = lambda *args, **kwargs: None\n\ndef J_b2"), WRONG_J_b2], ["J_b2"]),
+    bp("trick", "trick-finite-differences-through-the-network", [("J_W1", None, function("J_W1", """
+J = np.zeros_like(W1)
+for i in range(W1.shape[0]):
+    keep = W1[i, 0]
+    W1[i, 0] = keep + 1e-6
+    above = cost(x, y)
+    W1[i, 0] = keep - 1e-6
+    below = cost(x, y)
+    W1[i, 0] = keep
+    J[i, 0] = (above - below) / 2e-6
+return J
+"""))], ["J_W1"]),
+    bp("trick", "trick-finite-differences-on-a-copy", [("J_b1", None, function("J_b1", """
+def cost_at(b):
+    a = sigma(W3 @ sigma(W2 @ sigma(W1 @ x + b) + b2) + b3)
+    return np.sum((a - y) ** 2) / x.size
+h = 6e-6
+J = np.zeros_like(b1)
+for i in range(b1.shape[0]):
+    step = np.zeros_like(b1)
+    step[i] = h
+    J[i] = (cost_at(b1 + step) - cost_at(b1 - step)) / (2 * h)
+return J
+"""))], ["J_b1"]),
+    bp("trick", "trick-redefines-the-check", [
+        ("J_b3", "def J_b3", "backprop_checks.check = lambda *args, **kwargs: None\n\ndef J_b3"), WRONG_J_b3],
+       ["J_b3"]),
+    bp("trick", "trick-deletes-the-checks", [
+        ("J_b3", "def J_b3", "import sys\ndel backprop_checks\nsys.modules.pop('readonly.backprop_checks')\n"
+         "sys.modules.pop('readonly.checking')\n\ndef J_b3"), WRONG_J_b3], ["J_b3"]),
+    bp("trick", "trick-raises-SystemExit", [("J_b1", HEADER, "raise SystemExit(0)\n    " + HEADER)], ["J_b1"]),
+    # Breakage.
+    bp("breakage", "syntax-error-in-one-cell", [("J_W1", "(J.T @ W2).T", "(J.T @ W2).T)")], ["J_W1"]),
+    bp("breakage", "stub-left-in-one-function", [("J_b2", "    J = J * d_sigma(z3)", "    raise NotImplementedError()")],
+       ["J_b2"]),
+    bp("breakage", "endless-loop-in-one-function", [("J_b3", "    J = 2 * (a3 - y)", "    while True:\n        pass")],
+       ["J_b3"]),
+    bp("breakage", "edited-locked-cell", [("network", "return 1 / (1 + np.exp(-z))", "return np.tanh(z)")],
+       note="nbgrader puts the locked cell back"),
+    bp("breakage", "edited-test-cells-with-a-wrong-function",
+       [("test_J_b3", None, "pass"), ("test_J_b3_hidden", None, "pass"), WRONG_J_b3], ["J_b3"],
+       note="nbgrader puts the test cells back"),
+    bp("breakage", "deleted-solution-cell", [("J_b1", None, None)], ["J_b1"]),
+    bp("breakage", "deleted-test-cells-of-a-right-function",
+       [("test_J_b2", None, None), ("test_J_b2_hidden", None, None)], ["J_b2"],
+       note="nbgrader scores a deleted test cell 0: deleting a test costs its function, not the others"),
+    bp("trick", "trick-exits-the-kernel", [("J_b1", HEADER, "import os\n    os._exit(1)\n    " + HEADER)], ["*"],
+       note="stock nbgrader drops the whole notebook when its kernel dies"),
+]
+
+
+def corpus():
+    """Every case: the sample class first, then the entries above; (kind, case) pairs."""
+    cases = []
+    for name in sorted(CLASS):
+        for case in CLASS[name]:
+            kind = "right" if case.right else ("breakage" if case.untouched else "mistake")
+            cases.append((kind, case))
+    cases.extend(BACKPROP)
+    return cases
