@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 NB ?= 1-Backpropagation.ipynb
 
-.PHONY: demo test lab release bench
+.PHONY: demo test e2e chromium lab release bench
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,26 @@ $(BIN)/.installed: requirements.txt
 demo: $(BIN)/.installed  ## the instructor pipeline on a sample class
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m coursetools demo
 
-test: $(BIN)/.installed  ## every test
+test: $(BIN)/.installed chromium  ## every test, the browser tests included
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest tests
+
+e2e: $(BIN)/.installed chromium  ## the browser tests alone: JupyterLab and Notebook 7 in Chromium
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest tests/e2e
+
+# Debian's Chromium, which the browser tests drive (Playwright's own download is never used).
+# Installed with apt-get when running as root and it is missing; otherwise the tests say what is missing.
+CHROMIUM := /usr/bin/chromium
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's chromium for the browser tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "warning: could not install chromium; the browser tests will fail" >&2; \
+	  else \
+	    echo "warning: $(CHROMIUM) is missing and only root can install it (apt-get install chromium);" \
+	      "the browser tests will fail" >&2; \
+	  fi; \
+	fi
 
 lab: $(BIN)/.installed  ## JupyterLab on the learner notebooks
 	$(BIN)/jupyter lab 1-Backpropagation.ipynb 2-FittingDistribution.ipynb

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import Normalize
 
 #: The six parameters, each paired with the name of its Jacobian function.
 PARAMETERS = ("W1", "W2", "W3", "b1", "b2", "b3")
@@ -16,6 +17,8 @@ JACOBIANS = {name: "J_" + name for name in PARAMETERS}
 TRAINING_COLOUR = "#1b9e77"
 PROGRESS_COLOUR = "#7570b3"
 FINAL_COLOUR = "#d95f02"
+#: The fan of snapshots, light (early in training) to dark (late).
+FAN_COLOURMAP = "Purples"
 
 
 def training_data(N=100):
@@ -91,7 +94,7 @@ def plot_training(x, y, iterations=10000, aggression=3.5, noise=1, *, network, r
             network[name] = network[name] - aggression * factor * jacobian
     costs[iterations] = network["cost"](x, y)
     snapshots.append(network["network_function"](x)[-1])
-    figure = draw_training(y, snapshots, costs)
+    figure = draw_training(y, snapshots, costs, every=every)
     return Training(costs=costs, snapshots=snapshots, figure=figure)
 
 
@@ -100,32 +103,60 @@ def _closed(curve):
     return np.hstack([curve, curve[:, :1]])
 
 
-def draw_training(y, snapshots, costs):
-    """Draw the training curve, the fan of snapshots and the final output on [0, 1]^2.
+def draw_training(y, snapshots, costs, every=None):
+    """Draw what training did: the curves on [0, 1]^2 at the left, the cost at the right.
 
+    Left: the training curve, the fan of snapshots coloured from light (early)
+    to dark (late), and the final output.  Right: the cost at every step and its
+    running median, on a logarithmic scale.
     y: (2, N); snapshots: list of (2, N), the last one the final output;
-    costs: the cost history, for the title.  Returns the figure.
+    costs: the cost history; every: the steps between snapshots (inferred when None).
+    Returns the figure; its first axes are the square [0, 1]^2.
     """
-    figure, ax = plt.subplots(figsize=(5.5, 5.5))
-    for snapshot in snapshots[:-1]:
-        ax.plot(*_closed(snapshot), color=PROGRESS_COLOUR, alpha=0.12, linewidth=1)
-    ax.plot([], [], color=PROGRESS_COLOUR, alpha=0.5, label="output while training")
-    ax.plot(*_closed(y), color=TRAINING_COLOUR, linewidth=4, alpha=0.8, label="training curve $y$")
-    ax.plot(*_closed(snapshots[-1]), color=FINAL_COLOUR, linewidth=2, label="final output $a^{(3)}$")
+    iterations = len(costs) - 1
+    if every is None:
+        every = max(1, round(iterations / max(1, len(snapshots) - 1)))
+    steps = [min(k * every, iterations) for k in range(len(snapshots) - 1)] + [iterations]
+    fan = plt.get_cmap(FAN_COLOURMAP)
+    shade = Normalize(0, max(1, iterations))
+
+    figure, (ax, cost_ax) = plt.subplots(1, 2, figsize=(9.5, 4.8), width_ratios=(1, 1.1),
+                                         facecolor="white", layout="constrained")
+    for step, snapshot in zip(steps[:-1], snapshots[:-1]):
+        ax.plot(*_closed(snapshot), color=fan(0.3 + 0.7 * shade(step)), alpha=0.35, linewidth=1)
+    ax.plot([], [], color=fan(0.75), linewidth=1.5, label=f"every {every} steps (darker: later)")
+    ax.plot(*_closed(y), color=TRAINING_COLOUR, linewidth=4, alpha=0.85, label="training curve $y$")
+    ax.plot(*_closed(snapshots[-1]), color=FINAL_COLOUR, linewidth=2.2, label="final output $a^{(3)}$")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_aspect("equal")
     ax.set_xlabel("first output $a^{(3)}_0$")
     ax.set_ylabel("second output $a^{(3)}_1$")
-    ax.set_title(f"{len(costs) - 1} steps: cost {costs[0]:.3g} → {costs[-1]:.3g}")
-    ax.legend(loc="lower right", fontsize="small")
-    figure.tight_layout()
+    ax.set_title("What the network draws")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2, fontsize="small", frameon=False)
+
+    cost_ax.semilogy(costs, color=PROGRESS_COLOUR, linewidth=0.7, alpha=0.45, label="cost at each step")
+    window = min(101, iterations + 1)
+    if window >= 3:
+        median = np.median(np.lib.stride_tricks.sliding_window_view(costs, window), axis=1)
+        cost_ax.semilogy(np.arange(window // 2, window // 2 + median.size), median, color=fan(0.95),
+                         linewidth=2, label=f"median of {window} steps")
+    cost_ax.plot([0], [costs[0]], "o", color=TRAINING_COLOUR, markersize=7, label=f"before training: {costs[0]:.3g}")
+    cost_ax.plot([iterations], [costs[-1]], "o", color=FINAL_COLOUR, markersize=7,
+                 label=f"after {iterations} steps: {costs[-1]:.3g}")
+    cost_ax.set_xlim(-0.02 * iterations, 1.03 * iterations + 1)
+    cost_ax.set_xlabel("training step")
+    cost_ax.set_ylabel("cost $C$ (mean squared distance, log scale)")
+    cost_ax.set_title("The cost while training")
+    cost_ax.grid(True, which="major", alpha=0.4)
+    cost_ax.legend(loc="upper right", fontsize="small", framealpha=0.9)
+    figure.suptitle(f"{iterations} steps of steepest descent: cost {costs[0]:.3g} → {costs[-1]:.3g}")
     return figure
 
 
 def draw_network(sizes=(1, 6, 7, 2)):
     """Draw a fully connected network with the given layer sizes; returns the figure."""
-    figure, ax = plt.subplots(figsize=(6.5, 3.8))
+    figure, ax = plt.subplots(figsize=(6.5, 3.8), facecolor="white")
     tallest = max(sizes)
     positions = []
     for layer, size in enumerate(sizes):
@@ -139,9 +170,11 @@ def draw_network(sizes=(1, 6, 7, 2)):
     for layer, column in enumerate(positions):
         colour = TRAINING_COLOUR if layer in (0, len(sizes) - 1) else PROGRESS_COLOUR
         ax.scatter(*zip(*column), s=320, color=colour, edgecolor="black", zorder=2)
-        ax.text(layer, -tallest / 2 - 0.4, f"$a^{{({layer})}}$\n{sizes[layer]} unit{'s' * (sizes[layer] > 1)}", ha="center", va="top")
+        role = "input" if layer == 0 else "output" if layer == len(sizes) - 1 else f"hidden layer {layer}"
+        units = f"{sizes[layer]} unit{'s' * (sizes[layer] > 1)}"
+        ax.text(layer, -tallest / 2 - 0.15, f"{role}\n$a^{{({layer})}}$: {units}", ha="center", va="top")
     ax.set_xlim(-0.5, len(sizes) - 0.5)
-    ax.set_ylim(-tallest / 2 - 1.6, tallest / 2 + 0.7)
+    ax.set_ylim(-tallest / 2 - 1.3, tallest / 2 + 0.7)
     ax.axis("off")
     ax.set_title("The network: every unit applies σ to a weighted sum of the layer before")
     figure.tight_layout()

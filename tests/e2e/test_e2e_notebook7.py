@@ -1,0 +1,20 @@
+"""The same notebooks open and run in Notebook 7 (`jupyter notebook`, /notebooks/<path>), in its dark theme.
+
+The dark theme here and the light one in test_e2e_lab.py give screenshots of
+the figures on both backgrounds.
+"""
+import pytest
+from jupyter_browser import REPO, browser, jupyter, page, run_solved, workdir  # noqa: F401
+
+from coursetools.course import assignments
+
+
+@pytest.fixture(scope="module")
+def notebook7(workdir):
+    with jupyter("notebook", workdir, theme="JupyterLab Dark") as server:
+        yield server
+
+
+@pytest.mark.parametrize("assignment", assignments(REPO), ids=lambda a: a.name)
+def test_full_solution_runs_all_in_notebook7(notebook7, page, assignment):
+    run_solved(page, notebook7, assignment, f"notebook7-dark-{assignment.name}-figure")
