@@ -61,7 +61,7 @@ def _kernel_classes():
     """The kernel manager and Execute preprocessor; defined lazily so that the parent need not import nbgrader."""
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import ensure_async
-    from nbclient.exceptions import DeadKernelError
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from nbformat.notebooknode import NotebookNode
     from nbgrader.preprocessors import Execute
     from traitlets import Integer
@@ -146,6 +146,11 @@ def _kernel_classes():
                 self.problems.append(f"{self._stopped} in {self._name(cell, index)}; later cells not run")
                 self._error(cell, "DeadKernelError", self._stopped)
                 return cell, resources
+            except CellTimeoutError:  # it timed out and an interrupt did not stop it
+                self._stopped = "the kernel did not stop when interrupted"
+                self.problems.append(f"{self._name(cell, index)} timed out and {self._stopped}; later cells not run")
+                self._error(cell, "CellTimeoutError", self._stopped)
+                return cell, resources
             if self._flooded:
                 self._error(cell, "OutputLimitExceeded", f"more than {self.max_output_bytes} bytes of output")
                 self.problems.append(f"{self._name(cell, index)} sent more than {self.max_output_bytes} bytes of output")
@@ -167,8 +172,15 @@ def _kernel_classes():
         def on_cell_executed(self, **kwargs):
             super().on_cell_executed(**kwargs)
             content = kwargs["execute_reply"]["content"]
-            if content.get("status") == "error" and content.get("ename") == "CellTimeoutError":
-                self.problems.append(f"{self._name(kwargs['cell'], kwargs['cell_index'])} timed out")
+            if content.get("status") != "error":
+                return
+            name, value = content.get("ename", ""), str(content.get("evalue", ""))
+            why = ("timed out" if name == "CellTimeoutError"
+                   else "hit the memory limit (MemoryError)" if name == "MemoryError"
+                   else f"hit the process limit ({name})" if "Resource temporarily unavailable" in value
+                   else None)
+            if why:
+                self.problems.append(f"{self._name(kwargs['cell'], kwargs['cell_index'])} {why}")
 
         def output(self, outs, msg, display_id, cell_index):
             if msg["msg_type"] != "error":
@@ -208,7 +220,8 @@ def _copy_regular(source, destination):
 def _first_error(log, error):
     """The last `SomeError: message` line of a captured nbgrader log and traceback."""
     lines = [line.strip() for line in f"{log or ''}\n{error or ''}".splitlines()]
-    found = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Exit)\b.*", line)]
+    found = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Exit)\b.*", line)
+             and "NbGraderException" not in line]
     return (found[-1] if found else "nbgrader could not grade it")[:300]
 
 
@@ -521,7 +534,8 @@ def check_sandbox(work):
     private.mkdir()
     code = "import matplotlib.font_manager" if _has("matplotlib") else "pass"
     done = subprocess.run([sys.executable, sandbox.__file__, "--private", str(private), "--",
-                           sys.executable, "-c", code], cwd=scratch, capture_output=True, text=True, timeout=300)
+                           sys.executable, "-c", code], cwd=scratch, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "JPY_PARENT_PID": str(os.getpid())})
     if done.returncode != 0:
         raise SandboxUnavailable(f"bubblewrap cannot start a sandbox here:\n{done.stderr.strip()}")
     return private / "home"

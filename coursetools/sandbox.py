@@ -128,6 +128,16 @@ def set_limits(memory, cpu, processes, file_size, open_files, uid):
         resource.setrlimit(name, (value, value))
 
 
+def _die_with_parent():
+    """Be killed when the grader's worker dies, from now on and across exec; exit if it is gone already."""
+    import ctypes
+
+    ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    expected = os.environ.get("JPY_PARENT_PID")  # jupyter_client sets it to the kernel manager's process
+    if os.getppid() == 1 or (expected and expected.isdigit() and os.getppid() != int(expected)):
+        sys.exit("the process that started this kernel is gone")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--private", required=True, help="the kernel's own folder (connection file, sockets, home)")
@@ -137,6 +147,7 @@ def main(argv=None):
         parser.add_argument("--" + name.replace("_", "-"), type=int, default=value)
     parser.add_argument("command", nargs=argparse.REMAINDER)
     options = parser.parse_args(argv)
+    _die_with_parent()
     command = options.command[1:] if options.command[:1] == ["--"] else options.command
     scratch, private = os.getcwd(), os.path.realpath(options.private)
     home = os.path.join(private, "home")

@@ -1,0 +1,357 @@
+"""`make grade` (coursetools.grade): hostile submissions, stock nbgrader's scores, a killed run resumed.
+
+Hostile submissions are the full solution with code put in front of `def J_b1`
+(the last graded function): each must fail inside the sandbox, so J_b1 scores
+0 and J_b3, J_b2, J_W1 keep full marks, while every other student is graded
+normally.  Every hostile piece of code ends by itself even if a limit failed.
+"""
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import REPO, copy_course
+
+from coursetools.course import assignments, find, function_scores, nbgrader, release
+from coursetools.grade import JOURNAL, read_journal
+from coursetools.sample_class import CLASS, Case, full_solution, write_submission
+
+PYTHON_PATH = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+# Small limits keep the endless loops short; the memory and process limits are the defaults.
+FAST = ["--cell-timeout", "8", "--notebook-timeout", "40"]
+
+
+def run_grader(course, *args, env=None, **kwargs):
+    """`python -m coursetools grade` on course, as make grade runs it."""
+    return subprocess.run([sys.executable, "-m", "coursetools", "grade", "--root", str(course), *args],
+                          cwd=REPO, capture_output=True, text=True, env=env or {**os.environ, "PATH": PYTHON_PATH},
+                          **kwargs)
+
+
+def in_front_of_J_b1(student, code):
+    """The full solution with code run at the top of the J_b1 cell."""
+    return Case(student, "backprop", (("J_b1", "def J_b1(x, y):", code + "\ndef J_b1(x, y):"),), ("J_b1",))
+
+
+def hostile_cases(course, port):
+    """(case, the exception names the J_b1 cell may show) for code that must fail in the sandbox."""
+    source = course / "source" / "backprop" / "1-Backpropagation.ipynb"
+    gradebook = course / "gradebook.db"
+    other = course / "submitted" / "full-solution" / "backprop"
+    return [
+        (in_front_of_J_b1("reads-source", f"open({str(source)!r}).read()"), {"FileNotFoundError"}),
+        (in_front_of_J_b1("reads-source-relative", "open('../../../source/backprop/1-Backpropagation.ipynb').read()"),
+         {"FileNotFoundError"}),
+        (in_front_of_J_b1("reads-gradebook", f"open({str(gradebook)!r}, 'rb').read()"), {"FileNotFoundError"}),
+        (in_front_of_J_b1("writes-gradebook", f"open({str(gradebook)!r}, 'r+b').write(b'pwned')"),
+         {"FileNotFoundError"}),
+        (in_front_of_J_b1("writes-other-student", f"open({str(other / 'pwned.txt')!r}, 'w').write('pwned')"),
+         {"FileNotFoundError"}),
+        (in_front_of_J_b1("overwrites-helper", "open('readonly/backprop_checks.py', 'a').write('pwned')"),
+         {"OSError", "PermissionError"}),
+        (in_front_of_J_b1("reads-home", "import os\nopen(os.path.expanduser('~root/.bashrc')).read()"),
+         {"FileNotFoundError", "PermissionError"}),
+        (in_front_of_J_b1("opens-socket", f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=3)"),
+         {"ConnectionRefusedError", "OSError", "TimeoutError"}),
+        (in_front_of_J_b1("memory-bomb", "blocks = [b'x' * (100 * 2 ** 20) for _ in range(30)]  # 3 GB at most"),
+         {"MemoryError"}),
+        (in_front_of_J_b1("fork-burst", "import os, time\nfor _ in range(150):\n"
+                                        "    if os.fork() == 0:\n        time.sleep(5)\n        os._exit(0)"),
+         {"BlockingIOError"}),
+        (Case("output-flood", "backprop", (("J_b1", "def J_b1(x, y):", "def J_b1(x, y):\n    import sys\n"
+                                            "    for _ in range(1024):\n        sys.stdout.write('x' * 2 ** 20)"),),
+              ("J_b1",)), {"OutputLimitExceeded"}),
+        (in_front_of_J_b1("endless-loop", "import time\nstarted = time.time()\nwhile time.time() - started < 90:\n"
+                                          "    pass"), {"CellTimeoutError", "KeyboardInterrupt"}),
+        (in_front_of_J_b1("ignores-interrupt", "import time\nstarted = time.time()\n"
+                                               "while time.time() - started < 90:\n    try:\n"
+                                               "        time.sleep(0.1)\n    except KeyboardInterrupt:\n"
+                                               "        pass"), {"CellTimeoutError", "NotRun"}),
+        (in_front_of_J_b1("kernel-exits", "import os\nos._exit(3)"), {"DeadKernelError"}),
+        (in_front_of_J_b1("segfault", "import ctypes\nctypes.string_at(0)"), {"DeadKernelError"}),
+    ]
+
+
+#: A submission that passes only inside the sandbox: no root, no network, its own PID namespace.
+PROBE = in_front_of_J_b1("sandbox-probe", "\n".join([
+    "import os, socket",
+    "assert os.getuid() != 0 and os.geteuid() != 0 and os.getgid() != 0",
+    "assert [name for _, name in socket.if_nameindex()] == ['lo']",
+    "assert len([p for p in os.listdir('/proc') if p.isdigit()]) < 10",
+    "assert not os.path.exists(os.path.expanduser('~root/.bashrc'))",
+    "open('scratch.txt', 'w').write('the scratch folder is writable')",
+]))
+PROBE = Case(PROBE.student, PROBE.assignment, PROBE.edits, ())
+
+#: How a broken file fails: (student, what to do to the written submission, expected words in the report).
+BROKEN_FILES = [
+    ("corrupt-json", lambda folder: (folder / "1-Backpropagation.ipynb").write_text("{not json"), "JSON"),
+    ("non-utf8", lambda folder: (folder / "1-Backpropagation.ipynb").write_bytes(
+        (folder / "1-Backpropagation.ipynb").read_bytes().replace(b"def J_b3", b"def J_b3\xff\xfe", 1)), "codec"),
+    ("missing-notebook", lambda folder: (folder / "1-Backpropagation.ipynb").unlink(), "missing"),
+    ("renamed-notebook", lambda folder: (folder / "1-Backpropagation.ipynb").rename(folder / "mine.ipynb"),
+     "found mine.ipynb"),
+]
+
+
+def snapshot(course):
+    """Digests of every file outside the gradebook and the grader's output."""
+    digests = {}
+    for path in sorted(course.rglob("*")):
+        relative = path.relative_to(course)
+        if relative.parts[0] in ("autograded", "gradebook.db") or not path.is_file():
+            continue
+        digests[str(relative)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
+
+
+def structure(course):
+    """The gradebook's tables that grading must not change (assignments, notebooks, cells)."""
+    with sqlite3.connect(course / "gradebook.db") as db:
+        tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        kept = [t for t in tables if t not in ("grade", "comment", "submitted_assignment", "submitted_notebook",
+                                               "student")]
+        return {t: sorted(map(repr, db.execute(f"SELECT * FROM {t}"))) for t in kept}
+
+
+def cell_grades(course):
+    """Every grade and comment in the gradebook: {(assignment, student, notebook, cell): values}."""
+    from nbgrader.api import Gradebook
+
+    found = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        for assignment in gradebook.assignments:
+            for submission in gradebook.assignment_submissions(assignment.name):
+                for notebook in submission.notebooks:
+                    key = (assignment.name, submission.student_id, notebook.name)
+                    for grade in notebook.grades:
+                        found[(*key, grade.name)] = (grade.auto_score, grade.needs_manual_grade)
+                    for comment in notebook.comments:
+                        found[(*key, "comment:" + comment.name)] = comment.auto_comment
+    return found
+
+
+def cell_error_names(course, student, grade_id):
+    """The names of the errors a cell of the autograded notebook shows."""
+    path = course / "autograded" / student / "backprop" / "1-Backpropagation.ipynb"
+    cell = next(c for c in nbformat.read(path, as_version=4).cells
+                if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    return {output.get("ename") for output in cell.get("outputs", []) if output.output_type == "error"}
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    """A class of hostile submissions and two ordinary ones, graded once; the listener counts connections."""
+    course = copy_course(tmp_path_factory.mktemp("hostile"))
+    release(course)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.5)
+    connections = []
+
+    def accept():
+        while listener.fileno() != -1:
+            try:
+                connections.append(listener.accept())
+            except OSError:
+                continue
+
+    threading.Thread(target=accept, daemon=True).start()
+    cases = hostile_cases(course, listener.getsockname()[1])
+    ordinary = [c for c in CLASS["backprop"] if c.student in ("full-solution", "J_b3-sigma-for-d_sigma")]
+    for case in ordinary + [PROBE] + [case for case, _ in cases]:
+        write_submission(course, case)
+    base = next(c for c in CLASS["backprop"] if c.student == "full-solution")
+    for student, damage, _ in BROKEN_FILES:
+        damage(write_submission(course, Case(student, "backprop", base.edits)))
+    folder = course / "submitted" / "other-assignment" / "backprop"
+    folder.mkdir(parents=True)
+    nbformat.write(full_solution(course, find("heights", course)), folder / "1-Backpropagation.ipynb")
+    before, cells_before = snapshot(course), structure(course)
+    started = time.monotonic()
+    done = run_grader(course, "--assignment", "backprop", *FAST, timeout=900)
+    took = time.monotonic() - started
+    time.sleep(1)
+    listener.close()
+    return {"course": course, "run": done, "cases": cases, "ordinary": ordinary, "before": before,
+            "cells_before": cells_before, "connections": connections, "seconds": took}
+
+
+def scores(course):
+    return function_scores(course, find("backprop", course))
+
+
+def test_the_hostile_class_is_graded_to_the_end(hostile):
+    run = hostile["run"]
+    assert run.returncode == 0, run.stdout + run.stderr
+    students = {p.parent.name for p in (hostile["course"] / "submitted").glob("*/backprop")}
+    assert set(scores(hostile["course"])) == students
+    assert hostile["seconds"] < 600
+
+
+HOSTILE = ["reads-source", "reads-source-relative", "reads-gradebook", "writes-gradebook", "writes-other-student",
+           "overwrites-helper", "reads-home", "opens-socket", "memory-bomb", "fork-burst", "output-flood",
+           "endless-loop", "ignores-interrupt", "kernel-exits", "segfault"]
+
+
+def test_every_hostile_case_is_tested(hostile):
+    assert [case.student for case, _ in hostile["cases"]] == HOSTILE
+
+
+@pytest.mark.parametrize("student", HOSTILE)
+def test_hostile_code_fails_inside_the_sandbox_and_scores_0(hostile, student):
+    case, errors = next((case, errors) for case, errors in hostile["cases"] if case.student == student)
+    got = scores(hostile["course"])[case.student]
+    assert got["J_b1"][0] == 0
+    assert all(got[f][0] == got[f][1] > 0 for f in ("J_b3", "J_b2", "J_W1")), got
+    cell = "test_J_b1" if student == "output-flood" else "J_b1"  # its flood is in J_b1's body
+    assert cell_error_names(hostile["course"], case.student, cell) & errors
+
+
+@pytest.mark.parametrize("student", ["memory-bomb", "fork-burst", "output-flood", "endless-loop",
+                                     "ignores-interrupt", "kernel-exits", "segfault"])
+def test_limits_hit_are_reported(hostile, student):
+    record = read_journal(hostile["course"])[("backprop", student)]
+    assert record["problems"], record
+
+
+def test_nothing_outside_the_grades_changed(hostile):
+    course = hostile["course"]
+    assert snapshot(course) == hostile["before"]
+    assert structure(course) == hostile["cells_before"]
+    assert not (course / "submitted" / "full-solution" / "backprop" / "pwned.txt").exists()
+    assert hostile["connections"] == []
+
+
+def test_ordinary_students_and_the_probe_are_graded_normally(hostile):
+    got = scores(hostile["course"])
+    for case in hostile["ordinary"] + [PROBE]:
+        row = got[case.student]
+        assert {f: s for f, (s, _) in row.items()} == case.expected({f: m for f, (_, m) in row.items()}), case.student
+    assert (hostile["course"] / "autograded" / PROBE.student / "backprop" / "scratch.txt").exists()
+
+
+@pytest.mark.parametrize("student,words", [(s, w) for s, _, w in BROKEN_FILES] + [("other-assignment", "validate")])
+def test_broken_files_score_0_with_a_reason(hostile, student, words):
+    assert all(score == 0 for score, _ in scores(hostile["course"])[student].values())
+    record = read_journal(hostile["course"])[("backprop", student)]
+    assert words in "; ".join(record["problems"]), record
+    assert f"backprop/{student}" in hostile["run"].stdout
+
+
+# --------------------------------------------------------------------------- same scores as stock nbgrader
+
+def sample_course(folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    course = copy_course(folder)
+    release(course)
+    for assignment in assignments(course):
+        for case in CLASS.get(assignment.name, ()):
+            write_submission(course, case)
+    return course
+
+
+@pytest.fixture(scope="module")
+def benign(tmp_path_factory):
+    """The sample class graded by `grade` in one course and by stock `nbgrader autograde` in another."""
+    ours = sample_course(tmp_path_factory.mktemp("ours"))
+    stock = tmp_path_factory.mktemp("stock")
+    shutil.rmtree(stock)
+    shutil.copytree(ours, stock, symlinks=True)
+    done = run_grader(ours, "--jobs", "2", timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for assignment in assignments(stock):
+        nbgrader(stock, "autograde", assignment.name, "--force")
+    return ours, stock
+
+
+def test_benign_class_scores_as_stock_nbgrader_cell_by_cell(benign):
+    ours, stock = benign
+    expected = cell_grades(stock)
+    assert len(expected) > 50
+    assert cell_grades(ours) == expected
+
+
+def test_benign_class_has_no_problems_and_autograded_notebooks(benign):
+    ours, _ = benign
+    records = read_journal(ours)
+    assert len(records) == sum(len(CLASS.get(a.name, ())) for a in assignments(ours))
+    assert all(not r["problems"] for r in records.values())
+    for assignment, student in records:
+        assert (ours / "autograded" / student / assignment / find(assignment, ours).notebook).exists()
+
+
+def test_a_second_run_grades_nothing_again(benign):
+    ours, _ = benign
+    grades = cell_grades(ours)
+    done = run_grader(ours, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "grading 0 submissions" in done.stderr
+    assert cell_grades(ours) == grades
+
+
+def test_killed_run_resumes_to_the_same_gradebook(benign, tmp_path):
+    reference, _ = benign
+    course = sample_course(tmp_path / "killed")
+    grader = subprocess.Popen([sys.executable, "-m", "coursetools", "grade", "--root", str(course)], cwd=REPO,
+                              env={**os.environ, "PATH": PYTHON_PATH}, start_new_session=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    journal = course / "autograded" / JOURNAL
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and grader.poll() is None:
+        if journal.exists() and len(journal.read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.05)
+    assert grader.poll() is None, "the run ended before it could be killed"
+    os.killpg(grader.pid, signal.SIGKILL)
+    grader.wait()
+    graded_before = len(read_journal(course))
+    time.sleep(2)
+    leftovers = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _mentions(p, f"coursetools-grade-{grader.pid}-")]
+    assert leftovers == [], [(p / "cmdline").read_bytes()[:300] for p in leftovers]
+    done = run_grader(course, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"({graded_before} already graded)" in done.stderr
+    assert cell_grades(course) == cell_grades(reference)
+    lines = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
+    assert len({(r["assignment"], r["student"]) for r in lines}) == len(read_journal(reference))
+
+
+def _mentions(process, text):
+    try:
+        return text in (process / "cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------- no sandbox, no grading
+
+def test_without_bubblewrap_grading_stops_with_a_clear_message(tmp_path):
+    (tmp_path / "course").mkdir()
+    course = copy_course(tmp_path / "course")
+    release(course)
+    write_submission(course, CLASS["backprop"][0])
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    (bare / "python").symlink_to(sys.executable)
+    before = hashlib.sha256((course / "gradebook.db").read_bytes()).hexdigest()
+    done = run_grader(course, env={**os.environ, "PATH": str(bare)}, timeout=120)
+    assert done.returncode != 0
+    assert "bubblewrap" in done.stderr and "--unsandboxed" in done.stderr
+    assert hashlib.sha256((course / "gradebook.db").read_bytes()).hexdigest() == before
+    unsandboxed = run_grader(course, "--unsandboxed", env={**os.environ, "PATH": str(bare)}, timeout=300)
+    assert unsandboxed.returncode == 0, unsandboxed.stderr
+    assert "UNSANDBOXED" in unsandboxed.stderr
+    got = function_scores(course, find("backprop", course))["full-solution"]
+    assert all(score == maximum > 0 for score, maximum in got.values())
