@@ -44,3 +44,13 @@ release: $(BIN)/.installed  ## regenerate release/ and the learner notebooks fro
 
 bench: $(BIN)/.installed  ## the performance benchmarks
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/run.py
+
+ASSIGNMENT ?=
+JOBS ?=
+grade: $(BIN)/.installed  ## grade every collected submission, sandboxed and parallel (ASSIGNMENT=name, JOBS=n)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m coursetools grade \
+		$(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(if $(JOBS),--jobs $(JOBS)) $(GRADE_FLAGS)
+
+bench-grade: $(BIN)/.installed  ## stock nbgrader autograde vs make grade on a synthetic class
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/grade.py
+.PHONY: grade bench-grade

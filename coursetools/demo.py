@@ -1,6 +1,7 @@
-"""The instructor pipeline on a sample class, end to end, with stock nbgrader.
+"""The instructor pipeline on a sample class, end to end.
 
-release -> sample submissions under submitted/ -> autograde -> feedback ->
+release -> sample submissions under submitted/ -> grade (coursetools.grade:
+nbgrader's autograde pipeline in a sandbox) -> feedback (stock nbgrader) ->
 grades.csv -> a table of each student's score per function.
 """
 import time
@@ -11,12 +12,15 @@ from coursetools.sample_class import CLASS, functions_of, write_submission
 
 
 def grade(root, names):
-    """Autograde and generate feedback for the named assignments with stock nbgrader."""
+    """Grade the named assignments with `coursetools.grade` (sandboxed, parallel); feedback with stock nbgrader."""
+    from coursetools.grade import grade as grade_class
+
+    started = time.perf_counter()
+    print("\n".join(grade_class(root, names=names)))
+    print(f"graded {', '.join(names)} in {time.perf_counter() - started:.1f} s")
     for name in names:
-        started = time.perf_counter()
-        nbgrader(root, "autograde", name, "--force")
         nbgrader(root, "generate_feedback", name, "--force")
-        print(f"graded and wrote feedback for {name} in {time.perf_counter() - started:.1f} s")
+    print(f"wrote feedback for {', '.join(names)}")
 
 
 def score_table(root, name, cases=()):
