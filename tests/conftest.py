@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-COURSE_FILES = ("nbgrader_config.py", "readonly", "source", "release")
+COURSE_FILES = ("nbgrader_config.py", "coursetools", "readonly", "source", "release")
 
 
 def copy_course(destination):

@@ -23,7 +23,8 @@ def graded(tmp_path_factory):
         for case in CASES:
             if case.assignment == assignment.name:
                 write_submission(course, case)
-        nbgrader(course, "autograde", assignment.name, "--force")
+        # Stock nbgrader exits non-zero when a kernel dies (trick-exits-the-kernel), after grading the rest.
+        nbgrader(course, "autograde", assignment.name, "--force", check=False)
         scores[assignment.name] = function_scores(course, assignment)
     return scores
 
