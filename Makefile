@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 NB ?= 1-Backpropagation.ipynb
 
-.PHONY: demo test e2e chromium lab release bench
+.PHONY: demo test e2e chromium check lab release bench
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ chromium:
 	      "the browser tests will fail" >&2; \
 	  fi; \
 	fi
+
+check: $(BIN)/.installed  ## learners: run the visible tests of NB=<notebook>, summarised per function
+	$(BIN)/python -m coursetools check $(NB)
 
 lab: $(BIN)/.installed  ## JupyterLab on the learner notebooks
 	$(BIN)/jupyter lab 1-Backpropagation.ipynb 2-FittingDistribution.ipynb

@@ -1,6 +1,8 @@
-"""Command line: python -m coursetools {release,demo,table,grade}."""
+"""Command line: python -m coursetools {release,demo,table,grade,check}."""
 import argparse
+import sys
 
+from coursetools.check import check
 from coursetools.course import REPO, assignments, release
 from coursetools.demo import demo, score_table
 from coursetools.grade import add_grade_arguments, grade_command
@@ -14,9 +16,13 @@ def main(argv=None):
     commands.add_parser("table", help="print each student's points per function from the gradebook")
     grading = commands.add_parser("grade", help="grade every collected submission: sandboxed, parallel, resumable")
     add_grade_arguments(grading)
+    checking = commands.add_parser("check", help="run a notebook's visible tests; exit 1 if any fails")
+    checking.add_argument("notebook", help="the notebook to check, e.g. 1-Backpropagation.ipynb")
     arguments = parser.parse_args(argv)
     if arguments.command == "release":
         release(REPO)
+    elif arguments.command == "check":
+        sys.exit(check(arguments.notebook))
     elif arguments.command == "grade":
         grade_command(arguments)
     elif arguments.command == "demo":

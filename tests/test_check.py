@@ -1,0 +1,46 @@
+"""`make check`: the learner's self-check runs the visible tests and fails when one does."""
+import shutil
+
+import nbformat
+import pytest
+from conftest import REPO
+
+from coursetools.check import check
+from coursetools.course import assignments, find
+from coursetools.sample_class import Case, submission
+
+
+def learner_folder(tmp_path, case):
+    """A learner's folder: the case's notebook with the helper modules beside it."""
+    assignment = find(case.assignment, REPO)
+    shutil.copytree(REPO / "readonly", tmp_path / "readonly", ignore=shutil.ignore_patterns("__pycache__"))
+    path = tmp_path / assignment.notebook
+    nbformat.write(submission(REPO, case), path)
+    return path
+
+
+@pytest.mark.parametrize("assignment", assignments(REPO), ids=lambda a: a.name)
+def test_untouched_notebook_fails_every_function_with_the_stub_message(assignment, capsys):
+    assert check(assignment.learner_copy(REPO)) == 1
+    printed = capsys.readouterr().out
+    assert "0 passed" in printed and printed.count("still raises NotImplementedError") >= 3
+
+
+def test_full_solution_passes(tmp_path, capsys):
+    assert check(learner_folder(tmp_path, Case("full", "backprop"))) == 0
+    assert "4 passed, 0 failed" in capsys.readouterr().out
+
+
+def test_one_mistake_fails_that_function_alone_with_its_message(tmp_path, capsys):
+    case = Case("keepdims", "backprop", (("J_b2", ", keepdims=True", ""),))
+    assert check(learner_folder(tmp_path, case)) == 1
+    printed = capsys.readouterr().out
+    assert "J_b2  FAIL" in printed and "keepdims=True dropped" in printed
+    assert "3 passed, 1 failed" in printed
+
+
+def test_check_leaves_the_environment_alone(tmp_path):
+    import os
+
+    check(learner_folder(tmp_path, Case("full", "backprop")))
+    assert "NBGRADER_EXECUTION" not in os.environ
