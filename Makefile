@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 NB ?= 1-Backpropagation.ipynb
 
-.PHONY: demo test e2e chromium check lab release bench
+.PHONY: demo test e2e chromium check lab release corpus-table bench
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,9 @@ lab: $(BIN)/.installed  ## JupyterLab on the learner notebooks
 
 release: $(BIN)/.installed  ## regenerate release/ and the learner notebooks from source/
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m coursetools release
+
+corpus-table: $(BIN)/.installed  ## rewrite docs/corpus.md from tests/corpus.py
+	$(BIN)/python tests/corpus_table.py > docs/corpus.md
 
 bench: $(BIN)/.installed  ## the performance benchmarks
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/run.py

@@ -2,31 +2,38 @@
 
 Each case says what each function must score, exactly.
 """
+import html
+import re
+
 import pytest
 from conftest import REPO, copy_course
 
-from coursetools.course import assignments, function_scores, nbgrader, release
 from corpus import corpus
 
+from coursetools.course import assignments, function_scores, nbgrader, release
 from coursetools.sample_class import CLASS, functions_of, write_submission
 
 CASES = [case for _, case in corpus()]
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """A scratch course with every sample case autograded; returns {assignment: scores}."""
+def graded_course(tmp_path_factory):
+    """A scratch course with every corpus case autograded."""
     course = copy_course(tmp_path_factory.mktemp("course"))
     release(course)
-    scores = {}
     for assignment in assignments(course):
         for case in CASES:
             if case.assignment == assignment.name:
                 write_submission(course, case)
         # Stock nbgrader exits non-zero when a kernel dies (trick-exits-the-kernel), after grading the rest.
         nbgrader(course, "autograde", assignment.name, "--force", check=False)
-        scores[assignment.name] = function_scores(course, assignment)
-    return scores
+    return course
+
+
+@pytest.fixture(scope="module")
+def graded(graded_course):
+    """{assignment: {student: {function: (score, max)}}} from the gradebook."""
+    return {a.name: function_scores(graded_course, a) for a in assignments(graded_course)}
 
 
 def test_every_assignment_has_a_sample_class_and_20_corpus_cases():
@@ -48,3 +55,16 @@ def test_case_scores_exactly_as_expected(graded, case):
     expected = case.expected({function: maximum for function, (_, maximum) in got.items()})
     assert all(maximum > 0 for _, maximum in got.values())
     assert {function: score for function, (score, _) in got.items()} == expected
+
+
+def test_feedback_puts_the_message_first_and_withholds_hidden_test_code(graded_course):
+    student = "J_b1-keepdims-dropped"
+    nbgrader(graded_course, "generate_feedback", "backprop", "--student", student, "--force")
+    page = (graded_course / "feedback" / student / "backprop" / "1-Backpropagation.html").read_text()
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    visible = text.index("keepdims=True dropped")
+    assert visible < text.index("Where it happened", visible)
+    assert "The code of the hidden tests is withheld" in text
+    hidden_case = "(6, 7, 37, 41)"  # a case of J_b1's hidden test, in source/ only
+    assert hidden_case in (REPO / "source/backprop/1-Backpropagation.ipynb").read_text()
+    assert hidden_case not in text
