@@ -1,11 +1,14 @@
 """The release is generated from source/, holds no answers, and the learner copies equal it."""
+import shutil
 import subprocess
 
 import nbformat
 import pytest
 from conftest import REPO
 
+from coursetools.check import check
 from coursetools.course import assignments, release
+from coursetools.sample_class import full_solution
 
 ASSIGNMENTS = assignments(REPO)
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -107,3 +110,11 @@ def test_release_holds_no_solution_and_no_hidden_test(assignment):
     assert solutions > 0 and secret
     for line in secret:
         assert line not in text, f"the release shows the hidden test {line!r}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS, ids=lambda a: a.name)
+def test_release_folder_runs_on_its_own_once_solved(assignment, tmp_path):
+    folder = tmp_path / assignment.name
+    shutil.copytree(REPO / "release" / assignment.name, folder)
+    nbformat.write(full_solution(REPO, assignment), folder / assignment.notebook)
+    assert check(folder / assignment.notebook) == 0
