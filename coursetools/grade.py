@@ -110,10 +110,16 @@ def _kernel_classes():
                 kwargs["kernel_manager_class"] = SandboxedKernelManager
             super().__init__(*args, **kwargs)
 
+        timings = {"kernel": 0.0, "cells": 0.0}  # seconds starting and stopping kernels, running cells
+
         def preprocess(self, nb, resources=None, km=None):
             self._deadline = time.monotonic() + self.notebook_timeout
             self._stopped = None
-            return super().preprocess(nb, resources, km)
+            started, cells = time.monotonic(), self.timings["cells"]
+            try:
+                return super().preprocess(nb, resources, km)
+            finally:
+                self.timings["kernel"] += time.monotonic() - started - (self.timings["cells"] - cells)
 
         def _get_timeout(self, cell):
             timeout = super()._get_timeout(cell)
@@ -139,6 +145,7 @@ def _kernel_classes():
                 self._error(cell, "NotRun", self._stopped)
                 return cell, resources
             self._cell_bytes, self._flooded = 0, False
+            started = time.monotonic()
             try:
                 cell, resources = super().preprocess_cell(cell, resources, index)
             except DeadKernelError:
@@ -151,6 +158,8 @@ def _kernel_classes():
                 self.problems.append(f"{self._name(cell, index)} timed out and {self._stopped}; later cells not run")
                 self._error(cell, "CellTimeoutError", self._stopped)
                 return cell, resources
+            finally:
+                self.timings["cells"] += time.monotonic() - started
             if self._flooded:
                 self._error(cell, "OutputLimitExceeded", f"more than {self.max_output_bytes} bytes of output")
                 self.problems.append(f"{self._name(cell, index)} sent more than {self.max_output_bytes} bytes of output")
@@ -264,11 +273,14 @@ def grade_submission(job):
             if job["cell_timeout"]:
                 config.Execute.timeout = job["cell_timeout"]
             config.GuardedExecute.notebook_timeout = job["notebook_timeout"]
+            config.GuardedExecute.shutdown_kernel = "immediate"  # all cells have run: no need to wait for it
             guarded.problems = []
+            guarded.timings = {"kernel": 0.0, "cells": 0.0}
             app = Autograde(coursedir=CourseDirectory(config=config), config=config)
             app.force, app.create_student = True, True
             run = capture_log(app)
             result["problems"] += guarded.problems
+            result["timings"] = dict(guarded.timings)
             if not run["success"]:
                 result["problems"].append(_first_error(run.get("log"), run.get("error")))
         output = course / "autograded" / student / assignment
@@ -615,7 +627,9 @@ def grade(root=REPO, names=None, jobs=None, sandboxed=True, force=False, student
                     _append_journal(root, {"assignment": result["assignment"], "student": result["student"],
                                            "fingerprint": result["fingerprint"], "score": score,
                                            "max_score": maximum, "problems": problems,
-                                           "seconds": round(result["seconds"], 2)})
+                                           "seconds": round(result["seconds"], 2),
+                                           **{f"{k}_seconds": round(v, 2)
+                                              for k, v in result.get("timings", {}).items()}})
                     line = f"{result['assignment']}/{result['student']}: {score:g}/{maximum:g} " \
                            f"in {result['seconds']:.1f} s" + (f"; {'; '.join(problems)}" if problems else "")
                     progress.update(line)

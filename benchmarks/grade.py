@@ -1,0 +1,137 @@
+"""Stock `nbgrader autograde` vs `make grade` (coursetools.grade) on one synthetic class, in the same run.
+
+Run with `make bench-grade` (optionally SUBMISSIONS=n per assignment, default 60).
+The class cycles through the sample cases (right and wrong answers) of every
+assignment.  Two identical scratch courses are graded, one by each; the script
+checks that every cell's score agrees and prints, per grader: submissions per
+minute, the ratio, the peak memory of the whole process tree (kernels
+included), and for `grade` where a worker's time goes (starting and stopping
+kernels, running cells, the rest of nbgrader's pipeline).
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+from conftest import copy_course  # noqa: E402
+
+from coursetools.course import assignments, release  # noqa: E402
+from coursetools.grade import read_journal  # noqa: E402
+from coursetools.sample_class import CLASS, Case, write_submission  # noqa: E402
+
+PATH = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+
+
+def tree_rss(root_pid):
+    """Resident memory, bytes, of root_pid and all its descendants."""
+    parents, rss = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+            rss[int(entry)] = int(stat.rsplit(")", 1)[1].split()[21]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            continue
+    family, grew = {root_pid}, True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in family} - family
+        family |= more
+        grew = bool(more)
+    return sum(rss.get(pid, 0) for pid in family)
+
+
+def timed(command, cwd):
+    """Run command; return (seconds, peak bytes of its process tree)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, env={**os.environ, "PATH": PATH},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peak = [0]
+
+    def sample():
+        while process.poll() is None:
+            peak[0] = max(peak[0], tree_rss(process.pid))
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, errors = process.communicate()
+    sampler.join()
+    if process.returncode != 0:
+        raise RuntimeError(f"{command} failed:\n{errors[-3000:]}")
+    return time.perf_counter() - started, peak[0]
+
+
+def synthetic_class(course, per_assignment):
+    counts = {}
+    for assignment in assignments(course):
+        cases = CLASS.get(assignment.name, ())
+        for index in range(per_assignment if cases else 0):
+            case = cases[index % len(cases)]
+            write_submission(course, Case(f"{case.student}-{index:03d}", case.assignment, case.edits, case.broken,
+                                          case.points, case.untouched))
+        counts[assignment.name] = per_assignment if cases else 0
+    return counts
+
+
+def grades(course):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        return {(a.name, s.student_id, n.name, g.name): (g.auto_score, g.needs_manual_grade)
+                for a in gradebook.assignments for s in gradebook.assignment_submissions(a.name)
+                for n in s.notebooks for g in n.grades}
+
+
+def main():
+    per_assignment = int(os.environ.get("SUBMISSIONS", "60"))
+    with tempfile.TemporaryDirectory() as folder:
+        stock = Path(folder) / "stock"
+        stock.mkdir()
+        copy_course(stock)
+        release(stock)
+        counts = synthetic_class(stock, per_assignment)
+        ours = Path(folder) / "ours"
+        shutil.copytree(stock, ours, symlinks=True)
+        total = sum(counts.values())
+        print(f"synthetic class: {counts} submissions on {os.cpu_count()} cores")
+
+        stock_seconds, stock_peak = 0.0, 0
+        for name, count in counts.items():
+            if count:
+                seconds, peak = timed([sys.executable, "-m", "nbgrader", "autograde", name, "--force"], stock)
+                stock_seconds += seconds
+                stock_peak = max(stock_peak, peak)
+                print(f"  stock nbgrader autograde {name}: {count} in {seconds:.1f} s, {seconds / count:.2f} s each")
+        ours_seconds, ours_peak = timed([sys.executable, "-m", "coursetools", "grade", "--root", str(ours)], REPO)
+
+        same = grades(ours) == grades(stock)
+        stock_rate, ours_rate = total / stock_seconds * 60, total / ours_seconds * 60
+        records = list(read_journal(ours).values())
+        worker = sum(r["seconds"] for r in records)
+        kernel = sum(r.get("kernel_seconds", 0) for r in records)
+        cells = sum(r.get("cells_seconds", 0) for r in records)
+        print(f"stock nbgrader autograde: {stock_seconds:.1f} s, {stock_rate:.1f} submissions/min, "
+              f"peak memory {stock_peak / 2 ** 20:.0f} MiB")
+        print(f"make grade ({os.cpu_count()} workers, sandboxed): {ours_seconds:.1f} s, {ours_rate:.1f} submissions/min, "
+              f"peak memory {ours_peak / 2 ** 20:.0f} MiB")
+        print(f"ratio: {ours_rate / stock_rate:.2f}x stock (goal >= 2x); every cell's score equal: {same}")
+        print(f"grade, summed over workers: {worker:.1f} s; starting and stopping sandboxed kernels "
+              f"{kernel / worker:.0%}, running the cells {cells / worker:.0%}, "
+              f"rest of nbgrader's pipeline (sanitizing, gradebook copies, writing notebooks) "
+              f"{(worker - kernel - cells) / worker:.0%}")
+        if not same:
+            raise SystemExit("the scores differ")
+
+
+if __name__ == "__main__":
+    main()
