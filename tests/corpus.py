@@ -20,6 +20,10 @@ def bp(*args, **kwargs):
     return _case("backprop", *args, **kwargs)
 
 
+def ht(*args, **kwargs):
+    return _case("heights", *args, **kwargs)
+
+
 def function(name, body):
     """A whole J function cell: the given body after the forward pass."""
     lines = [f"def {name}(x, y):", "    a0, z1, a1, z2, a2, z3, a3 = network_function(x)"]
@@ -154,6 +158,146 @@ return J
 ]
 
 
+def derivative(name, body):
+    """A whole dfdmu or dfdsig cell with the given body."""
+    return "\n".join([f"def {name}(x, mu, sig):"] + ["    " + line for line in body.strip("\n").splitlines()])
+
+
+FACTOR = "factor = (x - mu) / sig ** 2"
+DFDSIG = "f(x, mu, sig) * ((x - mu) ** 2 / sig ** 3 - 1 / sig)"
+DSIG = "-2 * residual @ dfdsig(x, mu, sig)"
+DSIG_LINE = "    dchi2_dsig = " + DSIG
+WRONG_DFDMU = ("dfdmu", FACTOR, "factor = (mu - x) / sig ** 2")
+WRONG_DFDSIG = ("dfdsig", " - 1 / sig)", " + 1 / sig)")
+WRONG_STEP = ("steepest_step", DSIG, "-2 * residual @ dfdmu(x, mu, sig)")
+
+HEIGHTS = [
+    # Mistakes the spec lists, and others found by working through the math.
+    ht("mistake", "dfdmu-one-power-of-sig-too-few", [("dfdmu", FACTOR, "factor = (x - mu) / sig")], ["dfdmu"]),
+    ht("mistake", "dfdmu-one-power-of-sig-too-many", [("dfdmu", FACTOR, "factor = (x - mu) / sig ** 3")], ["dfdmu"]),
+    ht("mistake", "dfdsig-power-of-sig-in-the-exponent-term",
+       [("dfdsig", "(x - mu) ** 2 / sig ** 3", "(x - mu) ** 2 / sig ** 2")], ["dfdsig"]),
+    ht("mistake", "dfdsig-power-of-sig-in-the-prefactor-term", [("dfdsig", " - 1 / sig)", " - 1 / sig ** 2)")],
+       ["dfdsig"]),
+    ht("mistake", "dfdsig-plus-one-over-sig", [WRONG_DFDSIG], ["dfdsig"]),
+    ht("mistake", "dfdsig-drops-the-exponent-term", [("dfdsig", "return " + DFDSIG, "return -f(x, mu, sig) / sig")],
+       ["dfdsig"]),
+    ht("mistake", "dfdsig-both-signs-flipped",
+       [("dfdsig", "((x - mu) ** 2 / sig ** 3 - 1 / sig)", "(1 / sig - (x - mu) ** 2 / sig ** 3)")], ["dfdsig"]),
+    ht("mistake", "dfdmu-f-written-into-factor", [("dfdmu", FACTOR, "factor = f(x, mu, sig) * (x - mu) / sig ** 2")],
+       ["dfdmu"], note="the given return line multiplies by f again: f squared"),
+    ht("mistake", "dfdsig-f-omitted", [("dfdsig", "return " + DFDSIG, "return (x - mu) ** 2 / sig ** 3 - 1 / sig")],
+       ["dfdsig"]),
+    ht("mistake", "dfdsig-at-for-star", [("dfdsig", "f(x, mu, sig) * (", "f(x, mu, sig) @ (")], ["dfdsig"],
+       note="a dot product: one number where one entry per x is meant"),
+    ht("mistake", "steepest_step-dfdmu-for-dfdsig", [WRONG_STEP], ["steepest_step"]),
+    ht("mistake", "steepest_step-missing-factor-minus-2", [("steepest_step", DSIG, "residual @ dfdsig(x, mu, sig)")],
+       ["steepest_step"]),
+    ht("mistake", "steepest_step-sign-error", [("steepest_step", DSIG, "2 * residual @ dfdsig(x, mu, sig)")],
+       ["steepest_step"]),
+    ht("mistake", "dfdmu-reads-the-heights-mean-not-its-arguments", [("dfdmu", FACTOR, "factor = (x - mean) / sig ** 2")],
+       ["dfdmu"], note="mean is the histogram's mean, computed in the data cell"),
+    ht("mistake", "dfdsig-reads-the-heights-data-not-its-arguments",
+       [("dfdsig", "    return " + DFDSIG, "    x, _ = heights_data()\n    return " + DFDSIG)], ["dfdsig"]),
+    ht("mistake", "steepest_step-residual-from-the-heights-data",
+       [("steepest_step", DSIG, "-2 * (heights_data()[1] - f(x, mu, sig)) @ dfdsig(x, mu, sig)")], ["steepest_step"]),
+    ht("mistake", "steepest_step-at-the-runs-start-point", [("steepest_step", DSIG, "-2 * residual @ dfdsig(x, 155, 6)")],
+       ["steepest_step"], note="mu = 155, sig = 6, where the run starts, instead of the arguments"),
+    ht("mistake", "dfdmu-loop-over-100-bars",
+       [("dfdmu", FACTOR, "factor = np.zeros(100)\n    for k in range(100):\n        factor[k] = (x[k] - mu) / sig ** 2")],
+       points=[("dfdmu", 1)], note="right for the 100 bars of the visible test, wrong for other numbers of x"),
+    ht("mistake", "steepest_step-loop-over-100-bars", [("steepest_step", DSIG_LINE,
+       "    d = dfdsig(x, mu, sig)\n    dchi2_dsig = 0.0\n    for k in range(100):\n"
+       "        dchi2_dsig += -2 * residual[k] * d[k]")],
+       points=[("steepest_step", 1)], note="right for the 100 bins of the visible test, wrong for other sizes"),
+    ht("mistake", "dfdsig-returns-a-list", [("dfdsig", "return " + DFDSIG, "return (" + DFDSIG + ").tolist()")],
+       ["dfdsig"]),
+    ht("mistake", "steepest_step-returns-an-integer", [("steepest_step", "    return -aggression * J", "    return 0")],
+       ["steepest_step"]),
+    ht("mistake", "dfdmu-divides-by-zero", [("dfdmu", FACTOR, "factor = (x - mu) / (sig ** 2 - sig * sig)")], ["dfdmu"],
+       note="infinite entries"),
+    ht("mistake", "steepest_step-returns-nan", [("steepest_step", DSIG, "np.nan * " + DSIG)], ["steepest_step"]),
+    # Correct answers in other forms.
+    ht("right", "dfdmu-recomputes-f-with-np-exp", [("dfdmu", None, derivative("dfdmu", """
+gauss = np.exp(-(x - mu) ** 2 / (2 * sig ** 2)) / (sig * np.sqrt(2 * np.pi))
+return gauss * (x - mu) / sig ** 2
+"""))]),
+    ht("right", "dfdsig-in-terms-of-dfdmu",
+       [("dfdsig", "return " + DFDSIG, "return dfdmu(x, mu, sig) * (x - mu) / sig - f(x, mu, sig) / sig")]),
+    ht("right", "dfdsig-loop-over-bars", [("dfdsig", None, derivative("dfdsig", """
+d = np.zeros(len(x))
+for k in range(len(x)):
+    d[k] = f(x[k], mu, sig) * ((x[k] - mu) ** 2 / sig ** 3 - 1 / sig)
+return d
+"""))]),
+    ht("right", "steepest_step-np-sum-of-products",
+       [("steepest_step", DSIG, "-2 * np.sum(residual * dfdsig(x, mu, sig))")]),
+    ht("right", "steepest_step-loop-over-bars", [("steepest_step", DSIG_LINE,
+       "    d = dfdsig(x, mu, sig)\n    dchi2_dsig = 0.0\n    for k in range(len(x)):\n"
+       "        dchi2_dsig += -2 * residual[k] * d[k]")]),
+    ht("right", "right-answer-that-warns-on-stderr", [
+        ("dfdsig", "    return " + DFDSIG,
+         "    import sys, warnings\n    warnings.warn('is this right?')\n"
+         "    print('debugging dfdsig', file=sys.stderr)\n    return " + DFDSIG),
+    ]),
+    # Tricks. No finite-difference trick here: the checks compare with central finite
+    # differences of f at a relative tolerance of 1e-6, so finite differences of f in
+    # dfdmu or dfdsig, or of chi2 in steepest_step, score full marks (checked with nbgrader).
+    ht("trick", "trick-patches-numpy-comparisons", [
+        ("dfdmu", "def dfdmu", "np.allclose = lambda *args, **kwargs: True\n"
+         "np.testing.assert_allclose = lambda *args, **kwargs: None\n"
+         "np.array_equal = lambda *args, **kwargs: True\n\ndef dfdmu"), WRONG_DFDMU], ["dfdmu"]),
+    ht("trick", "trick-object-equal-to-everything", [("dfdsig", None, derivative("dfdsig", """
+class Anything:
+    shape = np.shape(x)
+    def __eq__(self, other):
+        return True
+    def __sub__(self, other):
+        return 0
+    __rsub__ = __sub__
+return Anything()
+"""))], ["dfdsig"]),
+    ht("trick", "trick-array-subclass-equal-to-everything", [("dfdsig", None, derivative("dfdsig", """
+class Agreeable(np.ndarray):
+    def __eq__(self, other):
+        return np.ones(np.shape(other), dtype=bool)
+    def tolist(self):
+        return [0.0] * len(self)
+return np.zeros(np.shape(x)).view(Agreeable)
+"""))], ["dfdsig"]),
+    ht("trick", "trick-silences-tracebacks", [
+        ("steepest_step", "def steepest_step", "import sys\nsys.excepthook = lambda *args: None\n"
+         "get_ipython().showtraceback = lambda *args, **kwargs: None\n"
+         "get_ipython()._showtraceback = lambda *args, **kwargs: None\n\ndef steepest_step"), WRONG_STEP],
+       ["steepest_step"]),
+    ht("trick", "trick-redefines-the-check", [
+        ("dfdsig", "def dfdsig", "heights_checks.check = lambda *args, **kwargs: None\n\ndef dfdsig"), WRONG_DFDSIG],
+       ["dfdsig"]),
+    ht("trick", "trick-deletes-the-checks", [
+        ("dfdmu", "def dfdmu", "import sys\ndel heights_checks\nsys.modules.pop('readonly.heights_checks')\n"
+         "sys.modules.pop('readonly.checking')\n\ndef dfdmu"), WRONG_DFDMU], ["dfdmu"]),
+    ht("trick", "trick-raises-SystemExit",
+       [("steepest_step", "    residual = y", "    raise SystemExit(0)\n    residual = y")], ["steepest_step"]),
+    ht("trick", "trick-exits-the-kernel", [("dfdmu", "    " + FACTOR, "    import os\n    os._exit(1)\n    " + FACTOR)],
+       ["*"], note="stock nbgrader drops the whole notebook when its kernel dies"),
+    # Breakage.
+    ht("breakage", "syntax-error-in-one-cell", [("dfdsig", " - 1 / sig)", " - 1 / sig))")], ["dfdsig"]),
+    ht("breakage", "stub-left-in-one-function", [("dfdmu", FACTOR, "raise NotImplementedError()")], ["dfdmu"]),
+    ht("breakage", "endless-loop-in-one-function", [("steepest_step", DSIG_LINE, "    while True:\n        pass")],
+       ["steepest_step"], note="the checks stop it after 5 s; the run cell that calls it hits nbgrader's cell timeout"),
+    ht("breakage", "edited-locked-cell", [("model", "/ (sig * np.sqrt(2 * np.pi))", "/ sig")],
+       note="nbgrader puts the locked cell back"),
+    ht("breakage", "edited-test-cells-with-a-wrong-function",
+       [("test_dfdsig", None, "pass"), ("test_dfdsig_hidden", None, "pass"),
+        ("dfdsig", "(x - mu) ** 2 / sig ** 3", "(x - mu) ** 2 / sig ** 2")], ["dfdsig"],
+       note="nbgrader puts the test cells back"),
+    ht("breakage", "deleted-solution-cell", [("dfdsig", None, None)], ["dfdsig"]),
+    ht("breakage", "deleted-test-cells-of-a-right-function",
+       [("test_steepest_step", None, None), ("test_steepest_step_hidden", None, None)], ["steepest_step"],
+       note="nbgrader scores a deleted test cell 0: deleting a test costs its function, not the others"),
+]
+
+
 def corpus():
     """Every case: the sample class first, then the entries above; (kind, case) pairs."""
     cases = []
@@ -162,4 +306,5 @@ def corpus():
             kind = "right" if case.right else ("breakage" if case.untouched else "mistake")
             cases.append((kind, case))
     cases.extend(BACKPROP)
+    cases.extend(HEIGHTS)
     return cases
