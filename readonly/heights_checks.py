@@ -3,17 +3,20 @@
 A check is given the notebook's namespace (``globals()``) and the name of the
 learner's function.  For the duration of a check it binds its own Gaussian
 ``f`` there (so that the verdict depends on the learner's cell alone, not on
-a redefined model), and the steepest_step check also binds finite-difference
+a redefined model), and the steepest_step check also binds complex-step
 derivatives of that Gaussian as ``dfdmu`` and ``dfdsig`` (so that a wrong
 derivative costs only that derivative's points).  The notebook's own
 definitions are put back afterwards, whatever happens.
 
-References, all computed from the Gaussian defined here:
+References, all computed from the Gaussian defined here, none of them the
+analytic formula the learner writes:
 - dfdmu and dfdsig: central finite differences of f in mu and in sig, at
-  random points x around random (mu, sig);
-- steepest_step: minus the aggression times the central finite-difference
-  gradient of chi^2 = |y - f|^2, on data made of random bumps (not the
-  heights), at two aggressions.
+  random points x around random (mu, sig), to TOLERANCE (the messages come
+  from this comparison); then complex-step derivatives, exact to rounding,
+  to EXACT_TOLERANCE, which a finite-difference answer does not reach;
+- steepest_step: minus the aggression times the gradient of
+  chi^2 = |y - f|^2, on data made of random bumps (not the heights), at two
+  aggressions; by central differences, then by complex steps.
 The cases (sizes, seeds, aggressions) are chosen by the notebook's test cells.
 """
 import numpy as np
@@ -76,6 +79,36 @@ def fd_dfdsig(x, mu, sig):
 
 
 REFERENCES = {"dfdmu": fd_dfdmu, "dfdsig": fd_dfdsig}
+
+#: Relative error allowed against the exact (complex-step) references: a chain-rule
+#: answer is far inside it, a finite-difference approximation outside.
+EXACT_TOLERANCE = 1e-12
+COMPLEX_STEP = 1e-30
+
+
+def exact_dfdmu(x, mu, sig):
+    """The derivative of gaussian in mu by a complex step: exact to rounding; shape of x."""
+    return gaussian(x, mu + 1j * COMPLEX_STEP, sig).imag / COMPLEX_STEP
+
+
+def exact_dfdsig(x, mu, sig):
+    """The derivative of gaussian in sig by a complex step: exact to rounding; shape of x."""
+    return gaussian(x, mu, sig + 1j * COMPLEX_STEP).imag / COMPLEX_STEP
+
+
+EXACT = {"dfdmu": exact_dfdmu, "dfdsig": exact_dfdsig}
+
+
+def exact_gradient(x, y, mu, sig):
+    """[dchi2/dmu, dchi2/dsig] by complex steps: exact to rounding; shape (2,)."""
+    def chi2(mu, sig):
+        residual = y - gaussian(x, mu, sig)
+        return residual @ residual
+
+    return np.array([chi2(mu + 1j * COMPLEX_STEP, sig).imag, chi2(mu, sig + 1j * COMPLEX_STEP).imag]) / COMPLEX_STEP
+
+
+NUMERICAL = "a numerical (finite-difference) derivative in place of the one worked out by hand"
 
 
 def chi_squared(x, y, mu, sig):
@@ -178,11 +211,18 @@ def check_derivative(namespace, name, case):
             name, f"finite differences of f {_where(mu, sig, N)}, to a relative error below {TOLERANCE:g}",
             f"a relative error of {error:.3g}", causes,
         ))
+    error = relative_error(got, EXACT[name](x, mu, sig).tolist())
+    if not error < EXACT_TOLERANCE:
+        raise CheckFailed(failure(
+            name, f"the exact derivative {_where(mu, sig, N)}, to a relative error below {EXACT_TOLERANCE:g}",
+            f"a relative error of {error:.3g}: close, but only as close as a numerical approximation gets",
+            [NUMERICAL],
+        ))
 
 
 def _learner_step(namespace, x, y, mu, sig, aggression):
     """namespace["steepest_step"](x, y, mu, sig, aggression) with our f, dfdmu and dfdsig bound."""
-    ours = {"f": gaussian, "dfdmu": fd_dfdmu, "dfdsig": fd_dfdsig}
+    ours = {"f": gaussian, "dfdmu": exact_dfdmu, "dfdsig": exact_dfdsig}
     with installed(namespace, ours):
         try:
             return call(namespace.get("steepest_step"), "steepest_step", x.copy(), y.copy(), mu, sig, aggression)
@@ -223,6 +263,7 @@ def check_step(namespace, case):
     N, seed, aggression = case
     x, y, mu, sig = random_bumps(N, seed)
     gradient = fd_gradient(x, y, mu, sig)
+    exact = exact_gradient(x, y, mu, sig)
     where = f"for data of {N} bins with random bumps, at mu = {mu:.2f}, sig = {sig:.2f}"
     for factor in (aggression, 2 * aggression):
         got = floats(_learner_step(namespace, x, y, mu, sig, factor), "steepest_step", (2,), [
@@ -242,6 +283,13 @@ def check_step(namespace, case):
                 "steepest_step",
                 f"-aggression * J = [{want[0]:.6g}, {want[1]:.6g}] with aggression {factor:g} {where}",
                 f"[{got[0]:.6g}, {got[1]:.6g}]", causes,
+            ))
+        error = relative_error(got, (-factor * exact).tolist())
+        if not error < EXACT_TOLERANCE:
+            raise CheckFailed(failure(
+                "steepest_step", f"the exact step {where}, to a relative error below {EXACT_TOLERANCE:g}",
+                f"a relative error of {error:.3g}: close, but only as close as a numerical approximation gets",
+                [NUMERICAL + ": dchi2/dsig is -2 (y - f) @ dfdsig(x, mu, sig)"],
             ))
 
 

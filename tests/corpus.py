@@ -240,9 +240,18 @@ return d
          "    import sys, warnings\n    warnings.warn('is this right?')\n"
          "    print('debugging dfdsig', file=sys.stderr)\n    return " + DFDSIG),
     ]),
-    # Tricks. No finite-difference trick here: the checks compare with central finite
-    # differences of f at a relative tolerance of 1e-6, so finite differences of f in
-    # dfdmu or dfdsig, or of chi2 in steepest_step, score full marks (checked with nbgrader).
+    # Tricks.
+    ht("trick", "trick-finite-differences-for-dfdmu", [("dfdmu", None, derivative("dfdmu", """
+h = 1e-5 * sig
+return (f(x, mu + h, sig) - f(x, mu - h, sig)) / (2 * h)
+"""))], ["dfdmu"]),
+    ht("trick", "trick-finite-differences-for-dfdsig", [("dfdsig", None, derivative("dfdsig", """
+h = 1e-4
+return (f(x, mu, sig + h) - f(x, mu, sig - h)) / (2 * h)
+"""))], ["dfdsig"]),
+    ht("trick", "trick-finite-differences-of-chi2-in-the-step",
+       [("steepest_step", DSIG, "(chi2(x, y, mu, sig + 1e-6) - chi2(x, y, mu, sig - 1e-6)) / 2e-6")],
+       ["steepest_step"]),
     ht("trick", "trick-patches-numpy-comparisons", [
         ("dfdmu", "def dfdmu", "np.allclose = lambda *args, **kwargs: True\n"
          "np.testing.assert_allclose = lambda *args, **kwargs: None\n"
