@@ -60,7 +60,7 @@ def timed(command, cwd):
     def sample():
         while process.poll() is None:
             peak[0] = max(peak[0], tree_rss(process.pid))
-            time.sleep(0.2)
+            time.sleep(1.0)  # sampling is cheap at this rate; both graders pay the same
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
