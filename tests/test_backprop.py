@@ -1,13 +1,11 @@
 """The Backpropagation assignment: its reference solution, its helper module and its checks."""
-from contextlib import contextmanager
-
 import numpy as np
 import pytest
 from conftest import REPO
 from notebook_code import run_cells
 
 from readonly import backprop, backprop_checks
-from readonly.checking import CheckFailed, central_difference
+from readonly.checking import CheckFailed, central_difference, installed
 
 SOURCE = REPO / "source" / "backprop" / "1-Backpropagation.ipynb"
 FUNCTIONS = ("J_W3", "J_b3", "J_W2", "J_b2", "J_W1", "J_b1")
@@ -64,7 +62,7 @@ def test_training_stops_with_a_clear_error_on_a_bias_jacobian_without_keepdims(s
     x, y = backprop.training_data(10)
     solution["reset_network"](random=np.random.default_rng(0))
     reference = solution["J_b1"]
-    with replaced(solution, "J_b1", lambda x, y: reference(x, y)[:, 0]):
+    with installed(solution, {"J_b1": lambda x, y: reference(x, y)[:, 0]}):
         with pytest.raises(ValueError, match=r"J_b1 returned shape \(6,\).*\(6, 1\)"):
             backprop.plot_training(x, y, iterations=5, network=solution)
 
@@ -79,18 +77,6 @@ def test_draw_network_draws_one_dot_per_unit():
 CASES = [(6, 7, 20, 1), (3, 4, 5, 2)]
 
 
-@contextmanager
-def replaced(solution, name, function):
-    """solution with namespace[name] = function for the duration; the reference
-    functions read their globals from solution itself, so it is changed in place."""
-    original = solution[name]
-    solution[name] = function
-    try:
-        yield solution
-    finally:
-        solution[name] = original
-
-
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_checks_pass_the_reference_and_restore_the_notebook_weights(solution, function):
     solution["reset_network"](random=np.random.default_rng(0))
@@ -103,14 +89,14 @@ def test_checks_pass_the_reference_and_restore_the_notebook_weights(solution, fu
 
 def test_check_names_the_missing_division_by_N(solution):
     reference = solution["J_b3"]
-    with replaced(solution, "J_b3", lambda x, y: reference(x, y) * x.size):
+    with installed(solution, {"J_b3": lambda x, y: reference(x, y) * x.size}):
         with pytest.raises(CheckFailed, match="division by the number of examples"):
             backprop_checks.check(solution, "J_b3", CASES)
 
 
 def test_check_names_dropped_keepdims(solution):
     reference = solution["J_b2"]
-    with replaced(solution, "J_b2", lambda x, y: reference(x, y).ravel()):
+    with installed(solution, {"J_b2": lambda x, y: reference(x, y).ravel()}):
         with pytest.raises(CheckFailed, match=r"keepdims=True dropped"):
             backprop_checks.check(solution, "J_b2", CASES)
 
@@ -119,14 +105,14 @@ def test_check_reports_the_stub_left_in_place(solution):
     def stub(x, y):
         raise NotImplementedError()
 
-    with replaced(solution, "J_W1", stub):
+    with installed(solution, {"J_W1": stub}):
         with pytest.raises(CheckFailed, match="still raises NotImplementedError"):
             backprop_checks.check(solution, "J_W1", CASES)
 
 
 def test_check_rejects_a_list(solution):
     reference = solution["J_b1"]
-    with replaced(solution, "J_b1", lambda x, y: reference(x, y).tolist()):
+    with installed(solution, {"J_b1": lambda x, y: reference(x, y).tolist()}):
         with pytest.raises(CheckFailed, match="a list"):
             backprop_checks.check(solution, "J_b1", CASES)
 
@@ -135,7 +121,7 @@ def test_check_rejects_finite_differences_through_the_network(solution):
     def by_finite_differences(x, y):
         return central_difference(lambda: solution["cost"](x, y), solution["b3"], 1e-6)
 
-    with replaced(solution, "J_b3", by_finite_differences):
+    with installed(solution, {"J_b3": by_finite_differences}):
         with pytest.raises(CheckFailed, match="changes the weights"):
             backprop_checks.check(solution, "J_b3", CASES)
 
@@ -145,6 +131,6 @@ def test_check_rejects_finite_differences_on_a_private_copy(solution):
         params = {name: solution[name].copy() for name in backprop_checks.PARAMETERS}
         return central_difference(lambda: backprop_checks.cost(params, x, y), params["W1"], 1e-5)
 
-    with replaced(solution, "J_W1", by_finite_differences):
+    with installed(solution, {"J_W1": by_finite_differences}):
         with pytest.raises(CheckFailed, match="numerical approximation"):
             backprop_checks.check(solution, "J_W1", CASES)

@@ -1,6 +1,4 @@
 """The heights assignment: its reference solution, its helper module and its checks."""
-from contextlib import contextmanager
-
 import numpy as np
 import pytest
 from conftest import REPO
@@ -8,7 +6,7 @@ from notebook_code import run_cells
 from scipy.optimize import minimize
 
 from readonly import heights, heights_checks
-from readonly.checking import CheckFailed
+from readonly.checking import CheckFailed, installed
 
 SOURCE = REPO / "source" / "heights" / "2-FittingDistribution.ipynb"
 
@@ -17,16 +15,6 @@ SOURCE = REPO / "source" / "heights" / "2-FittingDistribution.ipynb"
 def solution():
     """The master notebook's model and reference functions, run in-process."""
     return run_cells(SOURCE, ["imports", "model", "dfdmu", "dfdsig", "steepest_step"])
-
-
-@contextmanager
-def replaced(solution, name, function):
-    original = solution[name]
-    solution[name] = function
-    try:
-        yield solution
-    finally:
-        solution[name] = original
 
 
 def descend(solution, steps=50, mu=155.0, sig=6.0, aggression=2000):
@@ -116,7 +104,7 @@ def test_check_names_the_dropped_term_of_dfdsig(solution):
     def dropped(x, mu, sig):
         return solution["f"](x, mu, sig) * (x - mu) ** 2 / sig ** 3
 
-    with replaced(solution, "dfdsig", dropped):
+    with installed(solution, {"dfdsig": dropped}):
         with pytest.raises(CheckFailed, match="dfdsig is not right yet"):
             heights_checks.check(solution, "dfdsig", [(100, 1)])
         # A wrong dfdsig does not cost steepest_step its points.
@@ -125,7 +113,7 @@ def test_check_names_the_dropped_term_of_dfdsig(solution):
 
 def test_check_rejects_a_step_that_ignores_its_arguments(solution):
     x, y = heights.heights_data()
-    with replaced(solution, "steepest_step", lambda *args: solution_step_on_heights(solution, x, y)):
+    with installed(solution, {"steepest_step": lambda *args: solution_step_on_heights(solution, x, y)}):
         with pytest.raises(CheckFailed, match="steepest_step"):
             heights_checks.check(solution, "steepest_step", [(100, 1, 2000)])
 
