@@ -7,7 +7,7 @@ import pytest
 from conftest import REPO
 
 from coursetools.check import check
-from coursetools.course import assignments, release
+from coursetools.course import assignments, graded_functions, release
 from coursetools.sample_class import full_solution
 
 ASSIGNMENTS = assignments(REPO)
@@ -118,3 +118,16 @@ def test_release_folder_runs_on_its_own_once_solved(assignment, tmp_path):
     shutil.copytree(REPO / "release" / assignment.name, folder)
     nbformat.write(full_solution(REPO, assignment), folder / assignment.notebook)
     assert check(folder / assignment.notebook) == 0
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS, ids=lambda a: a.name)
+def test_each_function_has_a_visible_and_a_hidden_test_cell_with_a_docstring(assignment):
+    notebook = nbformat.read(assignment.source(REPO), as_version=4)
+    functions = graded_functions(notebook)
+    tests = {c.metadata["nbgrader"]["grade_id"]: c for c in notebook.cells
+             if c.metadata.get("nbgrader", {}).get("grade")}
+    assert sorted(tests) == sorted(f"test_{f}{suffix}" for f in functions for suffix in ("", "_hidden"))
+    for grade_id, cell in tests.items():
+        first = cell.source.splitlines()[0]
+        assert first.startswith('"""') and first.endswith('"""') and len(first) > 10, grade_id
+        assert cell.metadata["nbgrader"]["points"] == (2 if grade_id.endswith("_hidden") else 1)
