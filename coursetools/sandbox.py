@@ -74,9 +74,10 @@ def bwrap_command(command, scratch, private, uid=BASE_UID, tmp_size=LIMITS["tmp_
             args += ["--ro-bind", path, path]
     for path in ETC:
         args += ["--ro-bind-try", path, path]
+    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(tmp_size), "--tmpfs", "/tmp"]
+    # After the private /tmp, so that an environment under /tmp (a CI checkout) is not hidden by it.
     for path in python_folders():
         args += [*_parents(path), "--ro-bind", path, path]
-    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(tmp_size), "--tmpfs", "/tmp"]
     args += [*_parents(private), "--bind", private, private, *_parents(scratch), "--bind", scratch, scratch]
     # What nbgrader put in the scratch folder (the notebook, the helper modules) stays read-only.
     for entry in sorted(os.listdir(scratch)):
