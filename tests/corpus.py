@@ -30,6 +30,41 @@ def function(name, body):
     return "\n".join(lines + ["    " + line for line in body.strip("\n").splitlines()])
 
 
+# Tricks shared by both assignments: code put before a function, or a function's body.
+PATCH_NUMPY = ("np.allclose = lambda *args, **kwargs: True\n"
+               "np.testing.assert_allclose = lambda *args, **kwargs: None\n"
+               "np.array_equal = lambda *args, **kwargs: True\n\n")
+SILENCE_TRACEBACKS = ("import sys\nsys.excepthook = lambda *args: None\n"
+                      "get_ipython().showtraceback = lambda *args, **kwargs: None\n"
+                      "get_ipython()._showtraceback = lambda *args, **kwargs: None\n\n")
+
+
+def anything(shape):
+    """A body returning an object of the given shape that says it equals everything."""
+    return f"""
+class Anything:
+    shape = {shape}
+    def __eq__(self, other):
+        return True
+    def __sub__(self, other):
+        return 0
+    __rsub__ = __sub__
+return Anything()
+"""
+
+
+def agreeable(shape):
+    """A body returning an ndarray subclass of zeros that lies in its comparisons and tolist."""
+    return f"""
+class Agreeable(np.ndarray):
+    def __eq__(self, other):
+        return np.ones(np.shape(other), dtype=bool)
+    def tolist(self):
+        return np.ones(self.shape).tolist()
+return np.zeros({shape}).view(Agreeable)
+"""
+
+
 WRONG_J_b3 = ("J_b3", "J * d_sigma(z3)", "J * sigma(z3)")
 WRONG_J_b2 = ("J_b2", "J * d_sigma(z2)", "J * sigma(z2)")
 HEADER = "a0, z1, a1, z2, a2, z3, a3 = network_function(x)"
@@ -82,31 +117,13 @@ return J
     ]),
     # Tricks.
     bp("trick", "trick-patches-numpy-comparisons", [
-        ("J_b3", "def J_b3", "np.allclose = lambda *args, **kwargs: True\n"
-         "np.testing.assert_allclose = lambda *args, **kwargs: None\n"
-         "np.array_equal = lambda *args, **kwargs: True\n\ndef J_b3"), WRONG_J_b3], ["J_b3"]),
-    bp("trick", "trick-object-equal-to-everything", [("J_b1", None, function("J_b1", """
-class Anything:
-    shape = (W1.shape[0], 1)
-    def __eq__(self, other):
-        return True
-    def __sub__(self, other):
-        return 0
-    __rsub__ = __sub__
-return Anything()
-"""))], ["J_b1"]),
-    bp("trick", "trick-array-subclass-equal-to-everything", [("J_b1", None, function("J_b1", """
-class Agreeable(np.ndarray):
-    def __eq__(self, other):
-        return np.ones(np.shape(other), dtype=bool)
-    def tolist(self):
-        return [[0.0]] * len(self)
-return np.zeros((W1.shape[0], 1)).view(Agreeable)
-"""))], ["J_b1"]),
+        ("J_b3", "def J_b3", PATCH_NUMPY + "def J_b3"), WRONG_J_b3], ["J_b3"]),
+    bp("trick", "trick-object-equal-to-everything",
+       [("J_b1", None, function("J_b1", anything("(W1.shape[0], 1)")))], ["J_b1"]),
+    bp("trick", "trick-array-subclass-equal-to-everything",
+       [("J_b1", None, function("J_b1", agreeable("(W1.shape[0], 1)")))], ["J_b1"]),
     bp("trick", "trick-silences-tracebacks", [
-        ("J_b2", "def J_b2", "import sys\nsys.excepthook = lambda *args: None\n"
-         "get_ipython().showtraceback = lambda *args, **kwargs: None\n"
-         "get_ipython()._showtraceback = lambda *args, **kwargs: None\n\ndef J_b2"), WRONG_J_b2], ["J_b2"]),
+        ("J_b2", "def J_b2", SILENCE_TRACEBACKS + "def J_b2"), WRONG_J_b2], ["J_b2"]),
     bp("trick", "trick-finite-differences-through-the-network", [("J_W1", None, function("J_W1", """
 J = np.zeros_like(W1)
 for i in range(W1.shape[0]):
@@ -253,31 +270,13 @@ return (f(x, mu, sig + h) - f(x, mu, sig - h)) / (2 * h)
        [("steepest_step", DSIG, "(chi2(x, y, mu, sig + 1e-6) - chi2(x, y, mu, sig - 1e-6)) / 2e-6")],
        ["steepest_step"]),
     ht("trick", "trick-patches-numpy-comparisons", [
-        ("dfdmu", "def dfdmu", "np.allclose = lambda *args, **kwargs: True\n"
-         "np.testing.assert_allclose = lambda *args, **kwargs: None\n"
-         "np.array_equal = lambda *args, **kwargs: True\n\ndef dfdmu"), WRONG_DFDMU], ["dfdmu"]),
-    ht("trick", "trick-object-equal-to-everything", [("dfdsig", None, derivative("dfdsig", """
-class Anything:
-    shape = np.shape(x)
-    def __eq__(self, other):
-        return True
-    def __sub__(self, other):
-        return 0
-    __rsub__ = __sub__
-return Anything()
-"""))], ["dfdsig"]),
-    ht("trick", "trick-array-subclass-equal-to-everything", [("dfdsig", None, derivative("dfdsig", """
-class Agreeable(np.ndarray):
-    def __eq__(self, other):
-        return np.ones(np.shape(other), dtype=bool)
-    def tolist(self):
-        return [0.0] * len(self)
-return np.zeros(np.shape(x)).view(Agreeable)
-"""))], ["dfdsig"]),
+        ("dfdmu", "def dfdmu", PATCH_NUMPY + "def dfdmu"), WRONG_DFDMU], ["dfdmu"]),
+    ht("trick", "trick-object-equal-to-everything",
+       [("dfdsig", None, derivative("dfdsig", anything("np.shape(x)")))], ["dfdsig"]),
+    ht("trick", "trick-array-subclass-equal-to-everything",
+       [("dfdsig", None, derivative("dfdsig", agreeable("np.shape(x)")))], ["dfdsig"]),
     ht("trick", "trick-silences-tracebacks", [
-        ("steepest_step", "def steepest_step", "import sys\nsys.excepthook = lambda *args: None\n"
-         "get_ipython().showtraceback = lambda *args, **kwargs: None\n"
-         "get_ipython()._showtraceback = lambda *args, **kwargs: None\n\ndef steepest_step"), WRONG_STEP],
+        ("steepest_step", "def steepest_step", SILENCE_TRACEBACKS + "def steepest_step"), WRONG_STEP],
        ["steepest_step"]),
     ht("trick", "trick-redefines-the-check", [
         ("dfdsig", "def dfdsig", "heights_checks.check = lambda *args, **kwargs: None\n\ndef dfdsig"), WRONG_DFDSIG],
