@@ -2,8 +2,9 @@
 
 Every submission starts from the released notebook, the one a learner gets.
 ``full`` fills every solution cell with the master solution; a case then
-replaces text in named cells.  Each case says which functions it breaks: those
-must score 0 and every other function full marks.
+changes named cells.  Each case says what each function must score: 0 for
+the functions it breaks, some points for those it breaks only partly, full
+marks for the rest.
 """
 import shutil
 from dataclasses import dataclass, field

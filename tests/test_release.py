@@ -25,30 +25,20 @@ def files_under(folder):
             if p.is_file() and "__pycache__" not in p.parts}
 
 
-def regions(source, begin, end):
-    """The non-blank lines between begin and end markers."""
-    inside, lines = False, []
+def split_regions(source, begin, end):
+    """(the stripped non-blank lines between begin and end markers, the source without them)."""
+    inside, within, kept = False, [], []
     for line in source.splitlines():
         if line.strip() == begin:
             inside = True
         elif line.strip() == end:
             inside = False
-        elif inside and line.strip():
-            lines.append(line.strip())
-    return lines
-
-
-def without_regions(source, begin, end):
-    """source without the lines from begin to end markers."""
-    kept, inside = [], False
-    for line in source.splitlines():
-        if line.strip() == begin:
-            inside = True
-        elif line.strip() == end:
-            inside = False
-        elif not inside:
+        elif inside:
+            if line.strip():
+                within.append(line.strip())
+        else:
             kept.append(line)
-    return "\n".join(kept)
+    return within, "\n".join(kept)
 
 
 def by_grade_id(notebook):
@@ -98,14 +88,14 @@ def test_release_holds_no_solution_and_no_hidden_test(assignment):
     hidden_lines = set()
     solutions = 0
     for grade_id, cell in by_grade_id(source).items():
-        for line in regions(cell.source, BEGIN_SOLUTION, END_SOLUTION):
+        for line in split_regions(cell.source, BEGIN_SOLUTION, END_SOLUTION)[0]:
             solutions += 1
             assert line not in released_cells[grade_id].source, f"{grade_id} gives away {line!r}"
-        for line in regions(cell.source, BEGIN_HIDDEN, END_HIDDEN):
+        for line in split_regions(cell.source, BEGIN_HIDDEN, END_HIDDEN)[0]:
             hidden_lines.add(line)
             assert line not in released_cells[grade_id].source, f"{grade_id} shows the hidden test {line!r}"
     # Lines found only in hidden tests (such as their cases) appear nowhere in the release.
-    visible_source = "\n".join(without_regions(cell.source, BEGIN_HIDDEN, END_HIDDEN) for cell in source.cells)
+    visible_source = "\n".join(split_regions(cell.source, BEGIN_HIDDEN, END_HIDDEN)[1] for cell in source.cells)
     secret = {line for line in hidden_lines if line not in visible_source}
     assert solutions > 0 and secret
     for line in secret:
