@@ -13,12 +13,19 @@ unprivileged user id even when the grader runs as root, with limits on memory,
 CPU time, processes, file size and open files.
 
 This file imports only the standard library, so that starting a kernel costs
-one small Python start; `coursetools.grade` runs it as a script.
+one small Python start; `coursetools.grade` runs it as a script.  The launcher
+stays beside bwrap while the kernel lives and kills the sandbox if the grader's
+worker dies (see `supervise`).
 """
 import argparse
+import contextlib
 import os
+import re
 import resource
+import select
 import shutil
+import signal
+import subprocess
 import sys
 
 #: The user id kernels run as when the grader is root: "nobody" (65534) for the first
@@ -129,14 +136,65 @@ def set_limits(memory, cpu, processes, file_size, open_files, uid):
         resource.setrlimit(name, (value, value))
 
 
-def _die_with_parent():
-    """Be killed when the grader's worker dies, from now on and across exec; exit if it is gone already."""
-    import ctypes
-
-    ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+def _watch_parent():
+    """A pidfd that becomes readable when the process that started us dies; exit if it is gone already."""
     expected = os.environ.get("JPY_PARENT_PID")  # jupyter_client sets it to the kernel manager's process
-    if os.getppid() == 1 or (expected and expected.isdigit() and os.getppid() != int(expected)):
+    parent = int(expected) if expected and expected.isdigit() else os.getppid()
+    try:
+        watch = os.pidfd_open(parent)
+    except OSError:
+        watch = None
+    # Checked after pidfd_open: had the parent died before, we would have been given to another process.
+    if watch is None or os.getppid() != parent:
         sys.exit("the process that started this kernel is gone")
+    return watch
+
+
+def _read_child_pid(info):
+    """bwrap's --info-fd report: the PID (as we see it) of the sandbox's first process, or None."""
+    text = b""
+    while chunk := os.read(info, 4096):
+        text += chunk
+    os.close(info)
+    match = re.search(rb'"child-pid"\s*:\s*(\d+)', text)
+    return int(match.group(1)) if match else None
+
+
+def supervise(argv, limits, parent):
+    """Run bwrap as our child and stay beside it: when our parent dies, kill the whole sandbox.
+
+    bwrap's --die-with-parent alone leaks: its first process inside the sandbox arms the
+    parent-death signal only once it has set the sandbox up, so a grader killed during those
+    milliseconds left the kernel running for good.  Killing that first process (PID 1 of the
+    sandbox's PID namespace) makes the kernel kill every process in the sandbox.
+    parent is a pidfd from `_watch_parent`.
+    """
+    read_end, write_end = os.pipe()
+
+    def prepare():  # in the child, before bwrap starts: what we ignore, the sandbox must not
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        set_limits(**limits)
+
+    child = subprocess.Popen([argv[0], "--info-fd", str(write_end), *argv[1:]], pass_fds=(write_end,),
+                             preexec_fn=prepare)
+    os.close(write_end)
+    inner = _read_child_pid(read_end)  # written right after bwrap clones it, before any setup
+
+    def kill_all(*_):
+        for pid in (inner, child.pid):
+            if pid is not None:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+        child.wait()
+        sys.exit(1)
+
+    signal.signal(signal.SIGTERM, kill_all)
+    signal.signal(signal.SIGHUP, kill_all)
+    done = os.pidfd_open(child.pid)
+    ready, _, _ = select.select([parent, done], [], [])
+    if parent in ready:
+        kill_all()
+    sys.exit(child.wait())
 
 
 def main(argv=None):
@@ -148,7 +206,8 @@ def main(argv=None):
         parser.add_argument("--" + name.replace("_", "-"), type=int, default=value)
     parser.add_argument("command", nargs=argparse.REMAINDER)
     options = parser.parse_args(argv)
-    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupt is for the kernel; it arrives as a message
+    parent = _watch_parent()
     command = options.command[1:] if options.command[:1] == ["--"] else options.command
     scratch, private = os.getcwd(), os.path.realpath(options.private)
     home = os.path.join(private, "home")
@@ -159,10 +218,9 @@ def main(argv=None):
     if os.geteuid() == 0:
         os.chown(scratch, uid, uid)
         _own(private, uid)
-    set_limits(options.memory, options.cpu, options.processes, options.file_size, options.open_files, uid)
-    argv = bwrap_command(command, scratch, private, uid, options.tmp_size, dict(os.environ))
-    sys.stdout.flush()
-    os.execvp(argv[0], argv)
+    limits = {"memory": options.memory, "cpu": options.cpu, "processes": options.processes,
+              "file_size": options.file_size, "open_files": options.open_files, "uid": uid}
+    supervise(bwrap_command(command, scratch, private, uid, options.tmp_size, dict(os.environ)), limits, parent)
 
 
 if __name__ == "__main__":
