@@ -5,6 +5,7 @@ Hostile submissions are the full solution with code put in front of `def J_b1`
 0 and J_b3, J_b2, J_W1 keep full marks, while every other student is graded
 normally.  Every hostile piece of code ends by itself even if a limit failed.
 """
+import contextlib
 import hashlib
 import json
 import os
@@ -333,6 +334,48 @@ def _mentions(process, text):
         return text in (process / "cmdline").read_bytes().decode(errors="replace")
     except OSError:
         return False
+
+
+def test_a_kernel_launcher_orphaned_while_bwrap_sets_up_leaves_nothing_behind(tmp_path):
+    """Kill the launcher's parent while bwrap sets the sandbox up: every sandbox must go.
+
+    bwrap's first process in the sandbox arms its parent-death signal only once the sandbox is
+    set up.  Before the launcher stayed beside bwrap, a grader killed in those milliseconds
+    (the CI run of 2026-11-22 did it) left that process, and the kernel it then started, running.
+    """
+    from coursetools import sandbox
+
+    for attempt in range(10):
+        scratch, private = tmp_path / f"s{attempt}", tmp_path / f"p{attempt}"
+        scratch.mkdir()
+        private.mkdir()
+        script = (f"import os, subprocess, sys, time\n"
+                  f"os.environ['JPY_PARENT_PID'] = str(os.getpid())\n"
+                  f"subprocess.Popen([sys.executable, {str(sandbox.__file__)!r}, '--private', {str(private)!r}, '--',"
+                  f" 'sleep', '600'], cwd={str(scratch)!r}, start_new_session=True)\n"
+                  f"time.sleep(600)\n")
+        parent = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(_processes("bwrap", str(private))) < 2:
+            pass  # two bwrap processes: it has cloned the sandbox's first process, which is setting up
+        parent.kill()
+        parent.wait()
+    time.sleep(2)
+    leftovers = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _mentions(p, str(tmp_path))]
+    for process in leftovers:  # do not leave them to the next test (the sandbox's sleep dies with its PID 1)
+        with contextlib.suppress(OSError):
+            os.kill(int(process.name), signal.SIGKILL)
+    assert leftovers == []
+
+
+def _processes(name, text):
+    """The processes called name whose command line mentions text."""
+    found = []
+    for process in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if process.name.isdigit() and (process / "comm").read_text().strip() == name and _mentions(process, text):
+                found.append(process)
+    return found
 
 
 # --------------------------------------------------------------------------- no sandbox, no grading
