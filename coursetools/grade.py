@@ -94,6 +94,7 @@ def _kernel_classes():
             await super()._async_cleanup_resources(restart)
             if not restart:
                 shutil.rmtree(self._private, ignore_errors=True)
+            sandbox.remove_orphaned_caps()
 
         cleanup_resources = _async_cleanup_resources
 
@@ -172,6 +173,8 @@ def _kernel_classes():
                 return ""
             if code is None:
                 return ""
+            if code == sandbox.OUT_OF_MEMORY:
+                return " (out of memory: the sandbox's processes together passed its memory limit)"
             if code < 0 or code > 128:
                 number = -code if code < 0 else code - 128
                 with contextlib.suppress(ValueError):
@@ -574,6 +577,7 @@ def grade(root=REPO, names=None, jobs=None, sandboxed=True, force=False, student
     course_id = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config() \
         .CourseDirectory.get("course_id", "default_course")
     _remove_stale(tempfile.gettempdir())
+    sandbox.remove_orphaned_caps()
     work = Path(tempfile.mkdtemp(prefix=f"coursetools-grade-{os.getpid()}-"))
     os.chmod(work, 0o755)
     try:
@@ -610,6 +614,9 @@ def grade(root=REPO, names=None, jobs=None, sandboxed=True, force=False, student
         print(f"grading {len(pending)} submissions with {jobs} workers"
               f"{'' if sandboxed else ' UNSANDBOXED'}" + (f" ({skipped} already graded)" if skipped else ""),
               file=stream, flush=True)
+        if sandboxed and sandbox.memory_cgroup() is None:
+            print("no memory cgroup can be made here (not root, or no memory controller): memory is limited per"
+                  " process only, not per sandbox", file=stream, flush=True)
         progress, failed = Progress(len(pending), stream), []
         workers = Workers(min(jobs, max(len(pending), 1)), work)
         try:
@@ -641,6 +648,7 @@ def grade(root=REPO, names=None, jobs=None, sandboxed=True, force=False, student
         workers.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        sandbox.remove_orphaned_caps()
     if failed:
         print(failed[0]["grader_error"], file=stream)
         raise SystemExit(f"{len(failed)} submissions were not graded because of an error of the grader "
@@ -673,6 +681,8 @@ def add_grade_arguments(parser):
     parser.add_argument("--notebook-timeout", type=int, default=NOTEBOOK_TIMEOUT, help="seconds per notebook")
     parser.add_argument("--memory-mb", type=int, default=sandbox.LIMITS["memory"] // sandbox.MiB,
                         help="address space of each sandboxed process, MiB")
+    parser.add_argument("--total-memory-mb", type=int, default=sandbox.LIMITS["total_memory"] // sandbox.MiB,
+                        help="resident memory of all of one sandbox's processes together, MiB (needs a cgroup)")
     parser.add_argument("--processes", type=int, default=sandbox.LIMITS["processes"],
                         help="processes and threads of one sandbox")
 
@@ -683,6 +693,7 @@ def grade_command(arguments):
                   force=arguments.force, students=arguments.student, cell_timeout=arguments.cell_timeout,
                   notebook_timeout=arguments.notebook_timeout,
                   limits={"memory": arguments.memory_mb * sandbox.MiB, "processes": arguments.processes,
+                          "total_memory": arguments.total_memory_mb * sandbox.MiB,
                           "cpu": max(sandbox.LIMITS["cpu"], arguments.notebook_timeout + 60)})
     print("\n".join(lines))
 

@@ -10,7 +10,9 @@ and nothing else of the machine: no network (its own network namespace; `ipc`
 sockets in DIR still reach the grader), no other processes (its own PID
 namespace), no course files, no gradebook, no home folder.  It runs as an
 unprivileged user id even when the grader runs as root, with limits on memory,
-CPU time, processes, file size and open files.
+CPU time, processes, file size and open files; where the grader may make a
+memory cgroup (as root, on cgroup v1 or a delegated v2), also on the memory all
+the sandbox's processes keep together.
 
 This file imports only the standard library, so that starting a kernel costs
 one small Python start; `coursetools.grade` runs it as a script.  The launcher
@@ -27,6 +29,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 
 #: The user id kernels run as when the grader is root: "nobody" (65534) for the first
 #: worker, 65533, 65532, ... (ids no account owns) for the others, so that parallel
@@ -40,7 +43,10 @@ LIMITS = {  # the defaults; `python -m coursetools grade --help` names the optio
     "file_size": 64 * MiB,  # largest file a process may write
     "open_files": 256,
     "tmp_size": 64 * MiB,   # the private /tmp, a tmpfs
+    "total_memory": 2048 * MiB,  # resident memory of all the sandbox's processes together (a cgroup)
 }
+#: The launcher's exit status when the sandbox's memory cgroup killed a process.
+OUT_OF_MEMORY = 125
 #: Environment variables a kernel keeps; everything else of the grader's environment is dropped.
 KEEP_ENV = ("NBGRADER_EXECUTION", "LANG", "LANGUAGE", "TZ", "MPLBACKEND")
 ETC = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/passwd",
@@ -107,6 +113,114 @@ def bwrap_command(command, scratch, private, uid=BASE_UID, tmp_size=LIMITS["tmp_
     return [*args, "--", *command]
 
 
+def memory_cgroup():
+    """The memory cgroup folder under which this process may make groups, and the cgroup version; or None."""
+    try:
+        with open("/proc/self/cgroup") as lines:
+            entries = [line.rstrip("\n").split(":", 2) for line in lines]
+    except OSError:
+        return None
+    for _, controllers, path in entries:
+        if "memory" in controllers.split(","):  # cgroup v1: a hierarchy of its own
+            folder = os.path.join("/sys/fs/cgroup/memory", path.lstrip("/"))
+            if os.path.isfile(os.path.join(folder, "memory.limit_in_bytes")) and os.access(folder, os.W_OK):
+                return folder, 1
+    for _, controllers, path in entries:
+        if controllers == "":  # cgroup v2: the memory controller must be handed down to our children
+            folder = os.path.join("/sys/fs/cgroup", path.lstrip("/"))
+            with contextlib.suppress(OSError), open(os.path.join(folder, "cgroup.subtree_control")) as handed:
+                if "memory" in handed.read().split() and os.access(folder, os.W_OK):
+                    return folder, 2
+    return None
+
+
+class MemoryCap:
+    """A memory cgroup of one sandbox: its processes together may keep at most limit bytes resident.
+
+    Where no cgroup can be made (not root, no memory controller) it does nothing, and only the
+    per-process limits apply; `folder` is then None.
+    """
+
+    def __init__(self, limit):
+        self.folder, found = None, memory_cgroup()
+        if found is None:
+            return
+        parent, self.version = found
+        folder = os.path.join(parent, f"coursetools-sandbox-{os.getpid()}")
+        settings = ([("memory.limit_in_bytes", limit), ("memory.memsw.limit_in_bytes", limit)] if self.version == 1
+                    else [("memory.max", limit), ("memory.swap.max", 0)])
+        try:
+            os.mkdir(folder)
+            self.folder = folder
+            for number, (name, value) in enumerate(settings):
+                try:
+                    self._write(name, value)
+                except OSError:
+                    if number == 0:  # the cap itself; swap accounting may be off
+                        raise
+        except OSError:
+            self.remove()
+
+    def _write(self, name, value):
+        with open(os.path.join(self.folder, name), "w") as control:
+            control.write(str(value))
+
+    def join(self):
+        """Put the calling process (and so all it starts) in the group."""
+        if self.folder:
+            self._write("cgroup.procs", os.getpid())
+
+    def out_of_memory(self):
+        """Whether the kernel killed a process of the group for passing the cap."""
+        if not self.folder:
+            return False
+        with contextlib.suppress(OSError, ValueError):
+            with open(os.path.join(self.folder, "memory.oom_control" if self.version == 1 else "memory.events")) as f:
+                counts = dict(line.split() for line in f if len(line.split()) == 2)
+            return int(counts.get("oom_kill", 0)) > 0
+        return False
+
+    def remove(self, tries=100):
+        """Kill what is left in the group and remove it."""
+        if not self.folder:
+            return
+        for _ in range(tries):
+            try:
+                with open(os.path.join(self.folder, "cgroup.procs")) as f:
+                    left = [int(pid) for pid in f.read().split()]
+                for pid in left:
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)
+                os.rmdir(self.folder)
+                break
+            except OSError:
+                time.sleep(0.02)
+        self.folder = None
+
+
+def remove_orphaned_caps():
+    """Remove the memory cgroups of launchers that are gone (killed, so they could not remove their own).
+
+    jupyter_client stops a kernel by killing the launcher's process group, which leaves its group
+    behind, empty; a group whose launcher still runs is left alone.
+    """
+    found = memory_cgroup()
+    if found is None:
+        return
+    with contextlib.suppress(OSError):
+        for name in os.listdir(found[0]):
+            if not name.startswith("coursetools-sandbox-") or not name[20:].isdigit():
+                continue
+            try:
+                os.kill(int(name[20:]), 0)
+            except ProcessLookupError:
+                cap = MemoryCap.__new__(MemoryCap)
+                cap.folder = os.path.join(found[0], name)
+                cap.remove(tries=5)
+            except OSError:
+                pass
+
+
 def _own(path, uid):
     """Give path and everything under it to uid (when we are root)."""
     os.chown(path, uid, uid)
@@ -160,19 +274,22 @@ def _read_child_pid(info):
     return int(match.group(1)) if match else None
 
 
-def supervise(argv, limits, parent):
+def supervise(argv, limits, parent, cap):
     """Run bwrap as our child and stay beside it: when our parent dies, kill the whole sandbox.
 
     bwrap's --die-with-parent alone leaks: its first process inside the sandbox arms the
     parent-death signal only once it has set the sandbox up, so a grader killed during those
     milliseconds left the kernel running for good.  Killing that first process (PID 1 of the
     sandbox's PID namespace) makes the kernel kill every process in the sandbox.
-    parent is a pidfd from `_watch_parent`.
+    parent is a pidfd from `_watch_parent`; cap the sandbox's `MemoryCap`, removed at the end.
+    Our exit status is bwrap's (128 + N when the kernel died of signal N), or OUT_OF_MEMORY when
+    the cap killed the kernel.
     """
     read_end, write_end = os.pipe()
 
     def prepare():  # in the child, before bwrap starts: what we ignore, the sandbox must not
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+        cap.join()
         set_limits(**limits)
 
     child = subprocess.Popen([argv[0], "--info-fd", str(write_end), *argv[1:]], pass_fds=(write_end,),
@@ -186,6 +303,7 @@ def supervise(argv, limits, parent):
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
         child.wait()
+        cap.remove()
         sys.exit(1)
 
     signal.signal(signal.SIGTERM, kill_all)
@@ -194,7 +312,10 @@ def supervise(argv, limits, parent):
     ready, _, _ = select.select([parent, done], [], [])
     if parent in ready:
         kill_all()
-    sys.exit(child.wait())
+    status = child.wait()
+    killed = status in (128 + signal.SIGKILL, -signal.SIGKILL) and cap.out_of_memory()
+    cap.remove()
+    sys.exit(OUT_OF_MEMORY if killed else 128 - status if status < 0 else status)
 
 
 def main(argv=None):
@@ -220,7 +341,8 @@ def main(argv=None):
         _own(private, uid)
     limits = {"memory": options.memory, "cpu": options.cpu, "processes": options.processes,
               "file_size": options.file_size, "open_files": options.open_files, "uid": uid}
-    supervise(bwrap_command(command, scratch, private, uid, options.tmp_size, dict(os.environ)), limits, parent)
+    argv = bwrap_command(command, scratch, private, uid, options.tmp_size, dict(os.environ))
+    supervise(argv, limits, parent, MemoryCap(options.total_memory))
 
 
 if __name__ == "__main__":

@@ -66,6 +66,16 @@ def hostile_cases(course, port):
          {"ConnectionRefusedError", "OSError", "TimeoutError"}),
         (in_front_of_J_b1("memory-bomb", "blocks = [b'x' * (100 * 2 ** 20) for _ in range(30)]  # 3 GB at most"),
          {"MemoryError"}),
+        # Each process stays under its own address-space limit; together they pass the sandbox's memory cgroup.
+        (in_front_of_J_b1("memory-bomb-in-processes", "import os, time\nchildren = []\n"
+                                                      "for _ in range(8):  # 8 x 400 MB, 3.2 GB at most\n"
+                                                      "    child = os.fork()\n    if child == 0:\n"
+                                                      "        block = b'x' * (400 * 2 ** 20)\n"
+                                                      "        time.sleep(3)\n        os._exit(0)\n"
+                                                      "    children.append(child)\n"
+                                                      "if [os.waitpid(child, 0)[1] for child in children] != [0] * 8:\n"
+                                                      "    raise MemoryError('a process was killed')"),
+         {"MemoryError", "DeadKernelError"}),
         (in_front_of_J_b1("fork-burst", "import os, time\nfor _ in range(150):\n"
                                         "    if os.fork() == 0:\n        time.sleep(5)\n        os._exit(0)"),
          {"BlockingIOError"}),
@@ -202,8 +212,8 @@ def test_the_hostile_class_is_graded_to_the_end(hostile):
 
 
 HOSTILE = ["reads-source", "reads-source-relative", "reads-gradebook", "writes-gradebook", "writes-other-student",
-           "overwrites-helper", "reads-home", "opens-socket", "memory-bomb", "fork-burst", "output-flood",
-           "endless-loop", "ignores-interrupt", "kernel-exits", "segfault"]
+           "overwrites-helper", "reads-home", "opens-socket", "memory-bomb", "memory-bomb-in-processes", "fork-burst",
+           "output-flood", "endless-loop", "ignores-interrupt", "kernel-exits", "segfault"]
 
 
 def test_every_hostile_case_is_tested(hostile):
@@ -220,8 +230,8 @@ def test_hostile_code_fails_inside_the_sandbox_and_scores_0(hostile, student):
     assert cell_error_names(hostile["course"], case.student, cell) & errors
 
 
-@pytest.mark.parametrize("student", ["memory-bomb", "fork-burst", "output-flood", "endless-loop",
-                                     "ignores-interrupt", "kernel-exits", "segfault"])
+@pytest.mark.parametrize("student", ["memory-bomb", "memory-bomb-in-processes", "fork-burst", "output-flood",
+                                     "endless-loop", "ignores-interrupt", "kernel-exits", "segfault"])
 def test_limits_hit_are_reported(hostile, student):
     record = read_journal(hostile["course"])[("backprop", student)]
     assert record["problems"], record
@@ -233,6 +243,16 @@ def test_nothing_outside_the_grades_changed(hostile):
     assert structure(course) == hostile["cells_before"]
     assert not (course / "submitted" / "full-solution" / "backprop" / "pwned.txt").exists()
     assert hostile["connections"] == []
+
+
+def test_each_sandbox_had_a_memory_cgroup_and_none_is_left(hostile):
+    from coursetools import sandbox
+
+    found = sandbox.memory_cgroup()
+    assert found is not None, "this machine cannot cap a sandbox's memory: grading relies on per-process limits"
+    problems = read_journal(hostile["course"])[("backprop", "memory-bomb-in-processes")]["problems"]
+    assert "memory" in "; ".join(problems), problems
+    assert list(Path(found[0]).glob("coursetools-sandbox-*")) == []
 
 
 def test_ordinary_students_and_the_probe_are_graded_normally(hostile):
