@@ -45,8 +45,10 @@ LIMITS = {  # the defaults; `python -m coursetools grade --help` names the optio
     "tmp_size": 64 * MiB,   # the private /tmp, a tmpfs
     "total_memory": 2048 * MiB,  # resident memory of all the sandbox's processes together (a cgroup)
 }
-#: The launcher's exit status when the sandbox's memory cgroup killed a process.
+#: The launcher's exit status when the sandbox's memory cgroup killed the kernel.
 OUT_OF_MEMORY = 125
+#: A sandbox's memory cgroup is named after its launcher's PID.
+CGROUP_PREFIX = "coursetools-sandbox-"
 #: Environment variables a kernel keeps; everything else of the grader's environment is dropped.
 KEEP_ENV = ("NBGRADER_EXECUTION", "LANG", "LANGUAGE", "TZ", "MPLBACKEND")
 ETC = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/passwd",
@@ -146,7 +148,7 @@ class MemoryCap:
         if found is None:
             return
         parent, self.version = found
-        folder = os.path.join(parent, f"coursetools-sandbox-{os.getpid()}")
+        folder = os.path.join(parent, f"{CGROUP_PREFIX}{os.getpid()}")
         settings = ([("memory.limit_in_bytes", limit), ("memory.memsw.limit_in_bytes", limit)] if self.version == 1
                     else [("memory.max", limit), ("memory.swap.max", 0)])
         try:
@@ -180,43 +182,46 @@ class MemoryCap:
             return int(counts.get("oom_kill", 0)) > 0
         return False
 
-    def remove(self, tries=100):
+    def remove(self):
         """Kill what is left in the group and remove it."""
-        if not self.folder:
-            return
-        for _ in range(tries):
-            try:
-                with open(os.path.join(self.folder, "cgroup.procs")) as f:
-                    left = [int(pid) for pid in f.read().split()]
-                for pid in left:
-                    with contextlib.suppress(OSError):
-                        os.kill(pid, signal.SIGKILL)
-                os.rmdir(self.folder)
-                break
-            except OSError:
-                time.sleep(0.02)
+        if self.folder:
+            _remove_group(self.folder)
         self.folder = None
+
+
+def _remove_group(folder, tries=100):
+    """Kill the processes of a cgroup and remove it (it can go only once they are gone)."""
+    for _ in range(tries):
+        try:
+            with open(os.path.join(folder, "cgroup.procs")) as f:
+                left = [int(pid) for pid in f.read().split()]
+            for pid in left:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            os.rmdir(folder)
+            return
+        except OSError:
+            time.sleep(0.02)
 
 
 def remove_orphaned_caps():
     """Remove the memory cgroups of launchers that are gone (killed, so they could not remove their own).
 
-    jupyter_client stops a kernel by killing the launcher's process group, which leaves its group
-    behind, empty; a group whose launcher still runs is left alone.
+    The grader has jupyter_client stop each kernel at once, by killing the launcher's process
+    group: that leaves the sandbox's group behind, empty.  A group whose launcher runs is left alone.
     """
     found = memory_cgroup()
     if found is None:
         return
     with contextlib.suppress(OSError):
         for name in os.listdir(found[0]):
-            if not name.startswith("coursetools-sandbox-") or not name[20:].isdigit():
+            launcher = name[len(CGROUP_PREFIX):]
+            if not name.startswith(CGROUP_PREFIX) or not launcher.isdigit():
                 continue
             try:
-                os.kill(int(name[20:]), 0)
+                os.kill(int(launcher), 0)
             except ProcessLookupError:
-                cap = MemoryCap.__new__(MemoryCap)
-                cap.folder = os.path.join(found[0], name)
-                cap.remove(tries=5)
+                _remove_group(os.path.join(found[0], name), tries=5)
             except OSError:
                 pass
 

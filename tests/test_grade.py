@@ -252,7 +252,7 @@ def test_each_sandbox_had_a_memory_cgroup_and_none_is_left(hostile):
     assert found is not None, "this machine cannot cap a sandbox's memory: grading relies on per-process limits"
     problems = read_journal(hostile["course"])[("backprop", "memory-bomb-in-processes")]["problems"]
     assert "memory" in "; ".join(problems), problems
-    assert list(Path(found[0]).glob("coursetools-sandbox-*")) == []
+    assert list(Path(found[0]).glob(sandbox.CGROUP_PREFIX + "*")) == []
 
 
 def test_ordinary_students_and_the_probe_are_graded_normally(hostile):
