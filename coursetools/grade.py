@@ -26,6 +26,7 @@ import contextlib
 import ctypes
 import glob
 import hashlib
+import importlib
 import json
 import os
 import queue
@@ -112,15 +113,19 @@ def _kernel_classes():
             super().__init__(*args, **kwargs)
 
         timings = {"kernel": 0.0, "cells": 0.0}  # seconds starting and stopping kernels, running cells
+        seed = None  # set by the worker: the grader's own calls of the functions draw their cases from it
+        answers = {}  # {function: (checks module, cases, answers)} that those calls reported; the worker empties it
 
         def preprocess(self, nb, resources=None, km=None):
             self._deadline = time.monotonic() + self.notebook_timeout
             self._stopped = None
             started, cells = time.monotonic(), self.timings["cells"]
+            added = _add_answer_cells(nb, self.seed) if self.seed is not None else {}
             try:
                 return super().preprocess(nb, resources, km)
             finally:
                 self.timings["kernel"] += time.monotonic() - started - (self.timings["cells"] - cells)
+                self.answers.update(_take_answer_cells(nb, added))
 
         def _get_timeout(self, cell):
             timeout = super()._get_timeout(cell)
@@ -210,6 +215,94 @@ def _kernel_classes():
     return SandboxedKernelManager, GuardedExecute
 
 
+# ----------------------------------------------------------------------------- the grader's own check
+
+CHECKS_MODULE = re.compile(r"""import_module\(["'](readonly\.\w+_checks)["']\)""")
+
+
+def _add_answer_cells(nb, seed):
+    """Put, after the last test cell of each graded function, a cell that reports the function's answers.
+
+    The cell calls readonly.checking.print_answers on the cases the checks module's grader_cases
+    draws from seed.  Returns {function: (module, cases)} for the cells added.
+    """
+    from nbformat.v4 import new_code_cell
+
+    from coursetools.course import function_of, graded_functions
+
+    functions = graded_functions(nb)
+    last, module = {}, None
+    for index, cell in enumerate(nb.cells):
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+        if grade_id.startswith("test_") and cell.cell_type == "code":
+            with contextlib.suppress(ValueError):
+                last[function_of(grade_id, functions)] = index
+                module = module or next((m.group(1) for m in CHECKS_MODULE.finditer(cell.source)), None)
+    if module is None:
+        return {}
+    cases = importlib.import_module(module).grader_cases(seed)
+    added = {}
+    for function, index in sorted(last.items(), key=lambda item: -item[1]):
+        if function in cases:
+            source = (f"import importlib as _grader_importlib\n_grader_importlib.import_module('readonly.checking')"
+                      f".print_answers(globals(), {module!r}, {function!r}, {json.dumps(cases[function])})")
+            nb.cells.insert(index + 1, new_code_cell(source, metadata={"coursetools_answers": function}))
+            added[function] = (module, cases[function])
+    return added
+
+
+def _take_answer_cells(nb, added):
+    """Remove the cells _add_answer_cells put in nb; return {function: (module, cases, answers)} they printed."""
+    from readonly.checking import ANSWERS
+
+    found = {}
+    for cell in [c for c in nb.cells if "coursetools_answers" in c.metadata]:
+        function = cell.metadata["coursetools_answers"]
+        text = "".join(o.get("text", "") for o in cell.get("outputs", ()) if o.get("output_type") == "stream")
+        lines = [line for line in text.splitlines() if line.startswith(ANSWERS)]
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            report = json.loads(lines[-1][len(ANSWERS):]) if lines else {}
+            if report.get("function") == function and isinstance(report.get("answers"), list):
+                found[function] = (*added[function], report["answers"])
+        nb.cells.remove(cell)
+    return {function: found.get(function, (*added[function], None)) for function in added}
+
+
+def cross_check(notebooks, answers):
+    """Take back the points of every function whose own tests passed but whose answers are wrong.
+
+    notebooks: the worker's {notebook: {"grades": {grade_id: [score, manual]}, ...}}, changed in
+    place; answers: GuardedExecute.answers.  The answers are judged here, in the grader's process,
+    by the checks module's judge, so nothing the notebook did to its kernel can change the verdict.
+    Returns the report's lines.
+    """
+    reasons = {}
+    for function, (module, cases, got) in sorted(answers.items()):
+        cells = [(notebook, grade_id) for notebook, data in notebooks.items() for grade_id in data["grades"]
+                 if grade_id == f"test_{function}" or grade_id.startswith(f"test_{function}_")]
+        if not any((notebooks[n]["grades"][g][0] or 0) > 0 for n, g in cells):
+            continue  # nothing to take back
+        why = None
+        if not isinstance(got, list) or len(got) != len(cases):
+            why = "the cell that asks for them did not report back (the notebook stopped it, or changed it)"
+        else:
+            judge = importlib.import_module(module).judge
+            for case, answer in zip(cases, got):
+                try:
+                    judge(function, case, answer)
+                except AssertionError as failed:
+                    lines = [line.strip() for line in str(failed).splitlines() if line.strip()]
+                    why = " ".join(lines[1:3] or lines)[:300]  # what was expected, what came back
+                    break
+        if why:
+            for notebook, grade_id in cells:
+                notebooks[notebook]["grades"][grade_id][0] = 0.0
+            reasons.setdefault(why, []).append(function)
+    return [f"{', '.join(functions)}: the tests passed in the notebook, but the grader's own call of "
+            f"{'it' if len(functions) == 1 else 'them'} failed ({why}): 0 points (tests tampered with?)"
+            for why, functions in reasons.items()]
+
+
 def _copy_regular(source, destination):
     """Copy the regular files and folders under source; return what was left out (links, devices, ...)."""
     left_out = []
@@ -279,6 +372,7 @@ def grade_submission(job):
             config.GuardedExecute.shutdown_kernel = "immediate"  # all cells have run: no need to wait for it
             guarded.problems = []
             guarded.timings = {"kernel": 0.0, "cells": 0.0}
+            guarded.seed, guarded.answers = int(job["fingerprint"][:8], 16), {}
             app = Autograde(coursedir=CourseDirectory(config=config), config=config)
             app.force, app.create_student = True, True
             run = capture_log(app)
@@ -307,6 +401,8 @@ def grade_submission(job):
                     "comments": {c.name: c.auto_comment for c in notebook.comments},
                     "late_penalty": notebook.late_submission_penalty,
                 }
+        if present:
+            result["problems"] += cross_check(result["notebooks"], guarded.answers)
         if output.is_dir():
             result["output"] = str(output)
             result["course"] = str(course)

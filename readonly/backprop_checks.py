@@ -21,6 +21,7 @@ from readonly.checking import (
     failure,
     floats,
     installed,
+    received,
     relative_error,
     scaled_match,
 )
@@ -154,13 +155,28 @@ def _diagnose(name, got, want, N):
     return CAUSES[name]
 
 
-def check_case(namespace, name, case):
-    """Check namespace[name] on one case (n1, n2, N, seed); raise CheckFailed if wrong."""
+def answer(namespace, name, case):
+    """namespace[name] on one case (n1, n2, N, seed): its entries as a list of floats.
+
+    This half of a check runs the learner's code; it raises CheckFailed for an answer of the
+    wrong kind (shape, type, changed weights).  `judge` is the other half.
+    """
+    n1, n2, N, seed = case
+    params, x, y = random_case(n1, n2, N, seed)
+    shape = params[name[2:]].shape
+    return floats(_learner_jacobian(namespace, name, params, x, y), name, shape, _shape_causes(name, shape, N))
+
+
+def judge(name, case, got):
+    """Raise CheckFailed unless got, a list of floats, is the right answer of name on case.
+
+    This half runs none of the learner's code, so the grader can run it in a process of its own
+    (coursetools.grade) on answers that the notebook's kernel reported.
+    """
     n1, n2, N, seed = case
     params, x, y = random_case(n1, n2, N, seed)
     target = name[2:]
-    shape = params[target].shape
-    got = floats(_learner_jacobian(namespace, name, params, x, y), name, shape, _shape_causes(name, shape, N))
+    got = received(got, params[target].size, name)
     where = f"on a 1-{n1}-{n2}-2 network with N = {N} examples"
     reference = numerical_jacobian(params, target, x, y).ravel().tolist()
     error = relative_error(got, reference)
@@ -177,6 +193,18 @@ def check_case(namespace, name, case):
             f"a relative error of {error:.3g}: close, but only as close as a numerical approximation gets",
             ["a numerical (finite-difference) Jacobian in place of the chain rule"],
         ))
+
+
+def check_case(namespace, name, case):
+    """Check namespace[name] on one case (n1, n2, N, seed); raise CheckFailed if wrong."""
+    judge(name, case, answer(namespace, name, case))
+
+
+def grader_cases(seed):
+    """Cases for the grader's own call of each function (coursetools.grade), drawn from seed."""
+    sizes = ((5, 3, 7), (8, 2, 4))
+    return {name: [[n1, n2, N, seed + number] for number, (n1, n2, N) in enumerate(sizes)]
+            for name in ("J_b3", "J_b2", "J_W1", "J_b1")}
 
 
 def check(namespace, name, cases):

@@ -10,7 +10,9 @@ NumPy's comparison functions cannot change a verdict.  Importing this module
 has no side effects.
 """
 import contextlib
+import importlib
 import io
+import json
 import math
 import signal
 import threading
@@ -114,6 +116,37 @@ def floats(value, name, shape, shape_causes=()):
             ["a division by zero, or an overflowing exponential; use the given sigma and d_sigma"],
         ))
     return entries
+
+
+def received(got, size, name):
+    """got, an answer that crossed from a notebook's kernel as JSON, as a list of size floats."""
+    if isinstance(got, str):  # the kernel's side of the check failed: its message
+        raise CheckFailed(got)
+    if not isinstance(got, list) or len(got) != size or not all(
+            type(v) in (int, float) and math.isfinite(v) for v in got):
+        raise CheckFailed(f"{name}: the notebook did not report {size} finite numbers for the grader's call")
+    return [float(v) for v in got]
+
+
+#: Starts the line in which `print_answers` reports to the grader.
+ANSWERS = "coursetools-answers: "
+
+
+def print_answers(namespace, module, name, cases):
+    """Print, as one JSON line, module.answer(namespace, name, case) for each case (or why it failed).
+
+    The grader (coursetools.grade) runs this in the notebook's kernel after a function's tests,
+    and judges the answers with module.judge in a process of its own: tests that a notebook
+    silenced or rewrote cannot give it points its function does not earn.
+    """
+    checks = importlib.import_module(module)
+    results = []
+    for case in cases:
+        try:
+            results.append(checks.answer(namespace, name, case))
+        except CheckFailed as failed:
+            results.append(str(failed))
+    print(ANSWERS + json.dumps({"function": name, "answers": results}))
 
 
 def relative_error(got, want):

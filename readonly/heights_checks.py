@@ -27,6 +27,7 @@ from readonly.checking import (
     failure,
     floats,
     installed,
+    received,
     relative_error,
     scaled_match,
 )
@@ -189,8 +190,8 @@ def _derivative_causes(name, got, want, x, mu, sig):
     return CAUSES[name]
 
 
-def check_derivative(namespace, name, case):
-    """Check namespace[name] (dfdmu or dfdsig) on one case (N, seed); raise CheckFailed if wrong."""
+def answer_derivative(namespace, name, case):
+    """namespace[name] (dfdmu or dfdsig) on one case (N, seed), with our f bound: a list of floats."""
     N, seed = case
     x, mu, sig = random_point(N, seed)
     with installed(namespace, {"f": gaussian}):
@@ -202,7 +203,14 @@ def check_derivative(namespace, name, case):
     if isinstance(result, (int, float, np.number)):
         raise CheckFailed(failure(name, f"an array of shape ({N},), one entry per x", "a single number",
                                   shape_causes))
-    got = floats(result, name, (N,), shape_causes)
+    return floats(result, name, (N,), shape_causes)
+
+
+def judge_derivative(name, case, got):
+    """Raise CheckFailed unless got, a list of floats, is the derivative name on case (N, seed)."""
+    N, seed = case
+    x, mu, sig = random_point(N, seed)
+    got = received(got, N, name)
     want = REFERENCES[name](x, mu, sig).tolist()
     error = relative_error(got, want)
     if not error < TOLERANCE:
@@ -254,23 +262,33 @@ def _step_causes(got, want):
     return CAUSES["steepest_step"]
 
 
-def check_step(namespace, case):
-    """Check steepest_step on one case (N, seed, aggression); raise CheckFailed if wrong.
+def answer_step(namespace, case):
+    """steepest_step on one case (N, seed, aggression), at the aggression and twice it: 4 floats."""
+    N, seed, aggression = case
+    x, y, mu, sig = random_bumps(N, seed)
+    got = []
+    for factor in (aggression, 2 * aggression):
+        got += floats(_learner_step(namespace, x, y, mu, sig, factor), "steepest_step", (2,), [
+            "`*` where `@` is meant in the Jacobian: each entry must be one number, a dot product over "
+            f"the bars, not an array of {N} (that gives shape (2, {N}))",
+            "J built with more or other entries than [dchi2/dmu, dchi2/dsig]",
+        ])
+    return got
+
+
+def judge_step(case, got):
+    """Raise CheckFailed unless got holds the right steps for case (N, seed, aggression).
 
     The step must be -aggression * J for the finite-difference J of chi^2, at
     this aggression and at twice it (a step proportional to the aggression).
     """
     N, seed, aggression = case
     x, y, mu, sig = random_bumps(N, seed)
+    both = received(got, 4, "steepest_step")
     gradient = fd_gradient(x, y, mu, sig)
     exact = exact_gradient(x, y, mu, sig)
     where = f"for data of {N} bins with random bumps, at mu = {mu:.2f}, sig = {sig:.2f}"
-    for factor in (aggression, 2 * aggression):
-        got = floats(_learner_step(namespace, x, y, mu, sig, factor), "steepest_step", (2,), [
-            "`*` where `@` is meant in the Jacobian: each entry must be one number, a dot product over "
-            f"the bars, not an array of {N} (that gives shape (2, {N}))",
-            "J built with more or other entries than [dchi2/dmu, dchi2/dsig]",
-        ])
+    for factor, got in ((aggression, both[:2]), (2 * aggression, both[2:])):
         want = (-factor * gradient).tolist()
         scale = max(abs(w) for w in want)
         errors = [abs(g - w) / max(abs(w), 1e-3 * scale) for g, w in zip(got, want)]
@@ -293,6 +311,29 @@ def check_step(namespace, case):
             ))
 
 
+def answer(namespace, name, case):
+    """The learner's side of a check: namespace[name]'s answer on case, as a list of floats.
+
+    It raises CheckFailed for an answer of the wrong kind; `judge` is the other half, which
+    runs none of the learner's code (so the grader can run it in a process of its own).
+    """
+    return answer_step(namespace, case) if name == "steepest_step" else answer_derivative(namespace, name, case)
+
+
+def judge(name, case, got):
+    """Raise CheckFailed unless got, a list of floats, is the right answer of name on case."""
+    if name == "steepest_step":
+        judge_step(case, got)
+    else:
+        judge_derivative(name, case, got)
+
+
+def grader_cases(seed):
+    """Cases for the grader's own call of each function (coursetools.grade), drawn from seed."""
+    return {"dfdmu": [[9, seed], [25, seed + 1]], "dfdsig": [[9, seed], [25, seed + 1]],
+            "steepest_step": [[12, seed, 0.7]]}
+
+
 def check(namespace, name, cases):
     """Check namespace[name] on each case; raise CheckFailed at the first wrong one.
 
@@ -303,9 +344,6 @@ def check(namespace, name, cases):
         raise ValueError(f"no check for {name!r}; the checked functions are {FUNCTIONS}")
     try:
         for case in cases:
-            if name == "steepest_step":
-                check_step(namespace, case)
-            else:
-                check_derivative(namespace, name, case)
+            judge(name, case, answer(namespace, name, case))
     except CheckFailed as failed:
         raise CheckFailed(str(failed)) from None  # a short traceback: the test cell, then the message

@@ -1,11 +1,13 @@
 """The Backpropagation assignment: its reference solution, its helper module and its checks."""
+import json
+
 import numpy as np
 import pytest
 from conftest import REPO
 from notebook_code import run_cells
 
 from readonly import backprop, backprop_checks
-from readonly.checking import CheckFailed, central_difference, installed
+from readonly.checking import ANSWERS, CheckFailed, central_difference, installed, print_answers
 
 SOURCE = REPO / "source" / "backprop" / "1-Backpropagation.ipynb"
 FUNCTIONS = ("J_W3", "J_b3", "J_W2", "J_b2", "J_W1", "J_b1")
@@ -134,3 +136,40 @@ def test_check_rejects_finite_differences_on_a_private_copy(solution):
     with installed(solution, {"J_W1": by_finite_differences}):
         with pytest.raises(CheckFailed, match="numerical approximation"):
             backprop_checks.check(solution, "J_W1", CASES)
+
+
+@pytest.mark.parametrize("function", ["J_b3", "J_b2", "J_W1", "J_b1"])
+def test_grader_judges_the_reported_answers_of_the_reference(solution, function):
+    """The grader's half of a check accepts the reference's answers as they cross the kernel's boundary (JSON)."""
+    for case in backprop_checks.grader_cases(7)[function]:
+        reported = json.loads(json.dumps(backprop_checks.answer(solution, function, case)))
+        backprop_checks.judge(function, case, reported)
+
+
+@pytest.mark.parametrize("reported, words", [
+    ("J_b3 still raises NotImplementedError", "NotImplementedError"),
+    ([0.0], "did not report 2 finite numbers"),
+    ([float("nan"), 0.0], "finite numbers"),
+    ([True, False], "finite numbers"),
+    (["0.1", "0.2"], "finite numbers"),
+    ({"a": 1}, "finite numbers"),
+    ([0.0, 0.0], "not right yet"),
+])
+def test_grader_rejects_reports_that_are_not_the_right_answer(reported, words):
+    """Whatever a kernel reports for J_b3 (shape (2, 1)), only the right numbers pass the grader's judge."""
+    with pytest.raises(CheckFailed, match=words):
+        backprop_checks.judge("J_b3", backprop_checks.grader_cases(7)["J_b3"][0], reported)
+
+
+def test_print_answers_reports_one_json_line_with_failures_as_text(solution, capsys):
+    def stub(x, y):
+        raise NotImplementedError()
+
+    cases = backprop_checks.grader_cases(3)["J_b2"]
+    with installed(solution, {"J_b2": stub}):
+        print_answers(solution, "readonly.backprop_checks", "J_b2", cases)
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(ANSWERS)
+    report = json.loads(line[len(ANSWERS):])
+    assert report["function"] == "J_b2" and len(report["answers"]) == len(cases)
+    assert all("NotImplementedError" in answer for answer in report["answers"])

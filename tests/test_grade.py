@@ -271,6 +271,72 @@ def test_broken_files_score_0_with_a_reason(hostile, student, words):
     assert f"backprop/{student}" in hostile["run"].stdout
 
 
+# --------------------------------------------------------------------------- tests tampered with from the notebook
+
+#: Code that makes IPython run every later cell that mentions the checks as `pass`: no test can fail.
+SKIP_TESTS = ("get_ipython().input_transformers_cleanup.append(\n"
+              "    lambda lines: ['pass\\n'] if 'checking' in ''.join(lines) else lines)\n\n")
+#: Code that hides every later error from the traceback display and from the execute reply.
+HIDE_ERRORS = ("get_ipython().set_custom_exc((BaseException,), lambda *args, **kwargs: None)\n"
+               "def forget(result):\n    result.error_in_exec = None\n"
+               "get_ipython().events.register('post_run_cell', forget)\n\n")
+WRONG_J_b3 = ("J_b3", "J * d_sigma(z3)", "J * sigma(z3)")
+TAMPERED = [
+    Case("tests-skipped", "backprop", (("J_b3", "def J_b3", SKIP_TESTS + "def J_b3"), WRONG_J_b3),
+         ("J_b3", "J_b2", "J_W1", "J_b1")),
+    Case("errors-hidden", "backprop", (("J_b3", "def J_b3", HIDE_ERRORS + "def J_b3"), WRONG_J_b3), ("J_b3",)),
+    # dfdmu's tests and the grader's call of it run before the cell of dfdsig: it keeps its points.
+    Case("heights-tests-skipped", "heights", (("dfdsig", "def dfdsig", SKIP_TESTS + "def dfdsig"),
+                                              ("dfdsig", "sig ** 3 - 1 / sig", "sig ** 3")),
+         ("dfdsig", "steepest_step")),
+]
+
+
+@pytest.fixture(scope="module")
+def tampered(tmp_path_factory):
+    """Notebooks that tamper with their own tests, with the full solutions, graded by stock nbgrader and by us."""
+    ours = tmp_path_factory.mktemp("tampered")
+    copy_course(ours)
+    release(ours)
+    for case in TAMPERED + [c for c in CLASS["backprop"] + CLASS["heights"] if c.student == "full-solution"]:
+        write_submission(ours, case)
+    stock = tmp_path_factory.mktemp("tampered-stock")
+    shutil.rmtree(stock)
+    shutil.copytree(ours, stock, symlinks=True)
+    for assignment in assignments(stock):
+        nbgrader(stock, "autograde", assignment.name, "--force")
+    done = run_grader(ours, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return ours, stock
+
+
+def test_stock_nbgrader_gives_tampered_notebooks_the_points_of_wrong_functions(tampered):
+    _, stock = tampered
+    for case in TAMPERED:
+        got = function_scores(stock, find(case.assignment, stock))[case.student]
+        wrong = case.edits[-1][0]
+        assert got[wrong][0] == got[wrong][1] > 0, (case.student, got)
+
+
+@pytest.mark.parametrize("case", TAMPERED, ids=lambda case: case.student)
+def test_tampered_tests_give_no_points_and_the_report_says_why(tampered, case):
+    ours, _ = tampered
+    got = function_scores(ours, find(case.assignment, ours))[case.student]
+    assert {f: s for f, (s, _) in got.items()} == case.expected({f: m for f, (_, m) in got.items()})
+    problems = "; ".join(read_journal(ours)[(case.assignment, case.student)]["problems"])
+    assert "the grader's own call" in problems and case.edits[-1][0] in problems
+
+
+def test_the_grader_s_own_calls_leave_full_solutions_their_points(tampered):
+    ours, _ = tampered
+    for assignment in ("backprop", "heights"):
+        got = function_scores(ours, find(assignment, ours))["full-solution"]
+        assert all(score == maximum > 0 for score, maximum in got.values()), got
+        assert not read_journal(ours)[(assignment, "full-solution")]["problems"]
+    notebook = ours / "autograded" / "full-solution" / "backprop" / "1-Backpropagation.ipynb"
+    assert "coursetools_answers" not in notebook.read_text()  # the grader's cells are not in what learners get
+
+
 # --------------------------------------------------------------------------- same scores as stock nbgrader
 
 def sample_course(folder):

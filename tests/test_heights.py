@@ -1,4 +1,6 @@
 """The heights assignment: its reference solution, its helper module and its checks."""
+import json
+
 import numpy as np
 import pytest
 from conftest import REPO
@@ -121,3 +123,19 @@ def test_check_rejects_a_step_that_ignores_its_arguments(solution):
 def solution_step_on_heights(solution, x, y):
     return -2000 * np.array([-2 * (y - solution["f"](x, 155, 6)) @ solution["dfdmu"](x, 155, 6),
                              -2 * (y - solution["f"](x, 155, 6)) @ solution["dfdsig"](x, 155, 6)])
+
+
+@pytest.mark.parametrize("name", heights_checks.FUNCTIONS)
+def test_grader_judges_the_reported_answers_of_the_reference(solution, name):
+    """The grader's half of a check accepts the reference's answers as they cross the kernel's boundary (JSON)."""
+    for case in heights_checks.grader_cases(11)[name]:
+        reported = json.loads(json.dumps(heights_checks.answer(solution, name, case)))
+        heights_checks.judge(name, case, reported)
+
+
+def test_grader_judge_names_a_wrong_step():
+    case = heights_checks.grader_cases(11)["steepest_step"][0]
+    with pytest.raises(CheckFailed, match="steepest_step is not right yet"):
+        heights_checks.judge("steepest_step", case, [0.0, 0.0, 0.0, 0.0])
+    with pytest.raises(CheckFailed, match="did not report 4 finite numbers"):
+        heights_checks.judge("steepest_step", case, [0.0, 0.0])
