@@ -22,6 +22,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from conftest import REPO, copy_course
+from corpus import WRONG_J_b3
 
 from coursetools.course import assignments, find, function_scores, nbgrader, release
 from coursetools.grade import JOURNAL, read_journal
@@ -280,7 +281,6 @@ SKIP_TESTS = ("get_ipython().input_transformers_cleanup.append(\n"
 HIDE_ERRORS = ("get_ipython().set_custom_exc((BaseException,), lambda *args, **kwargs: None)\n"
                "def forget(result):\n    result.error_in_exec = None\n"
                "get_ipython().events.register('post_run_cell', forget)\n\n")
-WRONG_J_b3 = ("J_b3", "J * d_sigma(z3)", "J * sigma(z3)")
 TAMPERED = [
     Case("tests-skipped", "backprop", (("J_b3", "def J_b3", SKIP_TESTS + "def J_b3"), WRONG_J_b3),
          ("J_b3", "J_b2", "J_W1", "J_b1")),
