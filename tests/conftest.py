@@ -11,6 +11,8 @@ matplotlib.use("Agg")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+pytest_plugins = ["services"]  # postgres_server, postgres_url, dask_cluster
+
 COURSE_FILES = ("nbgrader_config.py", "coursetools", "readonly", "source", "release")
 
 
