@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 NB ?= 1-Backpropagation.ipynb
 
-.PHONY: demo test e2e chromium check lab release corpus-table bench
+.PHONY: demo test e2e chromium bubblewrap postgres check lab release corpus-table bench
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -12,29 +12,36 @@ $(BIN)/.installed: requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $@
 
-demo: $(BIN)/.installed  ## the instructor pipeline on a sample class
+demo: $(BIN)/.installed bubblewrap  ## the instructor pipeline on a sample class
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m coursetools demo
 
-test: $(BIN)/.installed chromium  ## every test, the browser tests included
+test: $(BIN)/.installed chromium bubblewrap postgres  ## every test, the browser tests included
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest tests
 
 e2e: $(BIN)/.installed chromium  ## the browser tests alone: JupyterLab and Notebook 7 in Chromium
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest tests/e2e
 
-# Debian's Chromium, which the browser tests drive (Playwright's own download is never used).
-# Installed with apt-get when running as root and it is missing; otherwise the tests say what is missing.
-CHROMIUM := /usr/bin/chromium
-chromium:
-	@if [ ! -x $(CHROMIUM) ]; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "Installing Debian's chromium for the browser tests"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-	      || echo "warning: could not install chromium; the browser tests will fail" >&2; \
-	  else \
-	    echo "warning: $(CHROMIUM) is missing and only root can install it (apt-get install chromium);" \
-	      "the browser tests will fail" >&2; \
-	  fi; \
-	fi
+# Debian packages the tests and the grader need, installed with apt-get when running as root and
+# missing; otherwise a warning says what will fail. $(call debian,PACKAGE,SHELL TEST THAT IT IS THERE,WHAT NEEDS IT)
+define debian
+@if ! $(2) >/dev/null 2>&1; then \
+  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+    echo "Installing Debian's $(1) for $(3)"; \
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null) \
+      || echo "warning: could not install $(1); $(3) will fail" >&2; \
+  else \
+    echo "warning: Debian's package $(1) is missing and only root can install it (apt-get install $(1));" \
+      "$(3) will fail" >&2; \
+  fi; \
+fi
+endef
+
+chromium:  # the browser tests drive Debian's Chromium (Playwright's own download is never used)
+	$(call debian,chromium,[ -x /usr/bin/chromium ],the browser tests)
+bubblewrap:  # bwrap, the grader's sandbox
+	$(call debian,bubblewrap,command -v bwrap,the grader's sandbox)
+postgres:  # a throw-away PostgreSQL server for the gradebook tests (tests/services.py)
+	$(call debian,postgresql,ls /usr/lib/postgresql/*/bin/initdb,the PostgreSQL tests)
 
 check: $(BIN)/.installed  ## learners: run the visible tests of NB=<notebook>, summarised per function
 	$(BIN)/python -m coursetools check $(NB)
@@ -53,10 +60,10 @@ bench: $(BIN)/.installed  ## the performance benchmarks
 
 ASSIGNMENT ?=
 JOBS ?=
-grade: $(BIN)/.installed  ## grade every collected submission, sandboxed and parallel (ASSIGNMENT=name, JOBS=n)
+grade: $(BIN)/.installed bubblewrap  ## grade every collected submission, sandboxed and parallel (ASSIGNMENT=name, JOBS=n)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m coursetools grade \
 		$(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(if $(JOBS),--jobs $(JOBS)) $(GRADE_FLAGS)
 
-bench-grade: $(BIN)/.installed  ## stock nbgrader autograde vs make grade on a synthetic class
+bench-grade: $(BIN)/.installed bubblewrap  ## stock nbgrader autograde vs make grade on a synthetic class
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/grade.py
 .PHONY: grade bench-grade
