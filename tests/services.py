@@ -301,6 +301,7 @@ class DaskCluster:
             paths.append(env["PYTHONPATH"])
         env["PYTHONPATH"] = os.pathsep.join(paths)
         env["PYTHONUNBUFFERED"] = "1"
+        env["DASK_TEMPORARY_DIRECTORY"] = str(self.dir)  # not /tmp/dask-scratch-space, shared by all
         env.update(self.env)
         return env
 
