@@ -1,4 +1,4 @@
-"""Stock `nbgrader autograde` vs `make grade` (coursetools.grade) on one synthetic class, in the same run.
+"""Stock `nbgrader autograde` vs `make grade` (coursetools.grading) on one synthetic class, in the same run.
 
 Run with `make bench-grade` (optionally SUBMISSIONS=n per assignment, default 60).
 The class cycles through the sample cases (right and wrong answers) of every
@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from conftest import copy_course  # noqa: E402
 
 from coursetools.course import assignments, release  # noqa: E402
-from coursetools.grade import read_journal  # noqa: E402
+from coursetools.grading.journal import read as read_journal  # noqa: E402
 from coursetools.sample_class import CLASS, Case, write_submission  # noqa: E402
 
 PATH = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])

@@ -5,7 +5,7 @@ import sys
 from coursetools.check import check
 from coursetools.course import REPO, assignments, release
 from coursetools.demo import demo, score_table
-from coursetools.grade import add_grade_arguments, grade_command
+from coursetools.grading import cli as grading_cli
 
 
 def main(argv=None):
@@ -15,7 +15,7 @@ def main(argv=None):
     commands.add_parser("demo", help="release, grade a sample class, write feedback and grades.csv, print scores")
     commands.add_parser("table", help="print each student's points per function from the gradebook")
     grading = commands.add_parser("grade", help="grade every collected submission: sandboxed, parallel, resumable")
-    add_grade_arguments(grading)
+    grading_cli.add_arguments(grading)
     checking = commands.add_parser("check", help="run a notebook's visible tests; exit 1 if any fails")
     checking.add_argument("notebook", help="the notebook to check, e.g. 1-Backpropagation.ipynb")
     arguments = parser.parse_args(argv)
@@ -24,7 +24,7 @@ def main(argv=None):
     elif arguments.command == "check":
         sys.exit(check(arguments.notebook))
     elif arguments.command == "grade":
-        grade_command(arguments)
+        grading_cli.main(arguments)
     elif arguments.command == "demo":
         demo(REPO)
     else:

@@ -1,6 +1,6 @@
 """The instructor pipeline on a sample class, end to end.
 
-release -> sample submissions under submitted/ -> grade (coursetools.grade:
+release -> sample submissions under submitted/ -> grade (coursetools.grading:
 nbgrader's autograde pipeline in a sandbox) -> feedback (stock nbgrader) ->
 grades.csv -> a table of each student's score per function.
 """
@@ -12,8 +12,8 @@ from coursetools.sample_class import CLASS, functions_of, write_submission
 
 
 def grade(root, names):
-    """Grade the named assignments with `coursetools.grade` (sandboxed, parallel); feedback with stock nbgrader."""
-    from coursetools.grade import grade as grade_class
+    """Grade the named assignments with `coursetools.grading` (sandboxed, parallel); feedback with stock nbgrader."""
+    from coursetools.grading.run import grade as grade_class
 
     started = time.perf_counter()
     print("\n".join(grade_class(root, names=names)))

@@ -15,7 +15,7 @@ memory cgroup (as root, on cgroup v1 or a delegated v2), also on the memory all
 the sandbox's processes keep together.
 
 This file imports only the standard library, so that starting a kernel costs
-one small Python start; `coursetools.grade` runs it as a script.  The launcher
+one small Python start; `coursetools.grading.kernel` runs it as a script.  The launcher
 stays beside bwrap while the kernel lives and kills the sandbox if the grader's
 worker dies (see `supervise`).
 """
@@ -25,7 +25,6 @@ import os
 import re
 import resource
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -42,7 +41,8 @@ LIMITS = {  # the defaults; `python -m coursetools grade --help` names the optio
     "processes": 48,        # processes and threads of the sandbox's user id
     "file_size": 64 * MiB,  # largest file a process may write
     "open_files": 256,
-    "tmp_size": 64 * MiB,   # the private /tmp, a tmpfs
+    "tmp_size": 64 * MiB,   # the private /tmp, a tmpfs (the kernel's home is in it)
+    "scratch_size": 64 * MiB,  # the working folder, a tmpfs over nbgrader's folder
     "total_memory": 2048 * MiB,  # resident memory of all the sandbox's processes together (a cgroup)
 }
 #: The launcher's exit status when the sandbox's memory cgroup killed the kernel.
@@ -73,8 +73,21 @@ def _parents(path):
     return [arg for folder in parents for arg in ("--perms", "0755", "--dir", folder)]
 
 
-def bwrap_command(command, scratch, private, uid=BASE_UID, tmp_size=LIMITS["tmp_size"], environment=None):
-    """The bwrap command line that runs command in scratch, writable, with private as its own folder."""
+#: The kernel's home, in its private /tmp (the template, if any, is copied in first).
+HOME = "/tmp/home"
+HOME_TEMPLATE = "/run/home-template"
+
+
+def bwrap_command(command, scratch, private, uid=BASE_UID, tmp_size=LIMITS["tmp_size"], environment=None,
+                  scratch_size=LIMITS["scratch_size"], home_template=None, keep_home=False):
+    """The bwrap command line that runs command in scratch, with private as its own folder.
+
+    What the kernel writes stays in memory of its own, bounded, and goes with the sandbox: the
+    working folder is a tmpfs of scratch_size bytes over scratch, in which nbgrader's files
+    (but no notebook: it holds the hidden tests) are bound read-only, and /tmp, with the home
+    in it, a tmpfs of tmp_size bytes.  Only private (the connection file and the `ipc` sockets)
+    is shared with the grader; keep_home puts the home there too (to warm caches once).
+    """
     root = os.geteuid() == 0
     args = ["bwrap", "--die-with-parent", "--unshare-ipc", "--unshare-pid", "--unshare-net",
             "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox"]
@@ -93,13 +106,18 @@ def bwrap_command(command, scratch, private, uid=BASE_UID, tmp_size=LIMITS["tmp_
     # After the private /tmp, so that an environment under /tmp (a CI checkout) is not hidden by it.
     for path in python_folders():
         args += [*_parents(path), "--ro-bind", path, path]
-    args += [*_parents(private), "--bind", private, private, *_parents(scratch), "--bind", scratch, scratch]
-    # What nbgrader put in the scratch folder (the notebook, the helper modules) stays read-only.
+    args += [*_parents(private), "--bind", private, private]
+    args += [*_parents(scratch), "--perms", "1777", "--size", str(scratch_size), "--tmpfs", scratch]
+    # What nbgrader put in the working folder (helper modules, the learner's files) stays read-only;
+    # the notebooks are not there at all: nbgrader's copy already holds the hidden tests.
     for entry in sorted(os.listdir(scratch)):
         path = os.path.join(scratch, entry)
-        args += ["--ro-bind", path, path]
+        if not entry.endswith(".ipynb"):
+            args += ["--ro-bind", path, path]
+    if home_template:
+        args += ["--ro-bind", home_template, HOME_TEMPLATE]
     args += ["--chdir", scratch, "--clearenv"]
-    home = os.path.join(private, "home")
+    home = os.path.join(private, "home") if keep_home else HOME
     env = {key: value for key, value in (environment or {}).items() if key in KEEP_ENV or key.startswith("LC_")}
     env.update({
         "HOME": home, "TMPDIR": "/tmp", "PATH": f"{os.path.dirname(sys.executable)}:/usr/bin:/bin",
@@ -109,6 +127,9 @@ def bwrap_command(command, scratch, private, uid=BASE_UID, tmp_size=LIMITS["tmp_
     })
     for key, value in sorted(env.items()):
         args += ["--setenv", key, value]
+    if not keep_home:  # the home, made in the private /tmp (from the template: caches)
+        copy = f'cp -R {HOME_TEMPLATE}/. "$HOME"/ 2>/dev/null; ' if home_template else ""
+        command = ["/bin/sh", "-c", f'mkdir -p "$HOME" && {copy}exec "$@"', "sh", *command]
     if root:  # drop to an id that owns nothing here, with no capabilities left
         command = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
                    "--bounding-set=-all", "--no-new-privs", "--", *command]
@@ -279,7 +300,7 @@ def _read_child_pid(info):
     return int(match.group(1)) if match else None
 
 
-def supervise(argv, limits, parent, cap):
+def supervise(argv, limits, parent, cap, quiet=False):
     """Run bwrap as our child and stay beside it: when our parent dies, kill the whole sandbox.
 
     bwrap's --die-with-parent alone leaks: its first process inside the sandbox arms the
@@ -297,8 +318,9 @@ def supervise(argv, limits, parent, cap):
         cap.join()
         set_limits(**limits)
 
+    silent = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL} if quiet else {}
     child = subprocess.Popen([argv[0], "--info-fd", str(write_end), *argv[1:]], pass_fds=(write_end,),
-                             preexec_fn=prepare)
+                             preexec_fn=prepare, **silent)
     os.close(write_end)
     inner = _read_child_pid(read_end)  # written right after bwrap clones it, before any setup
 
@@ -325,8 +347,12 @@ def supervise(argv, limits, parent, cap):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--private", required=True, help="the kernel's own folder (connection file, sockets, home)")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--private", help="the kernel's own folder (connection file, sockets)")
+    where.add_argument("--connection-file", help="the kernel's connection file: its folder is the kernel's own")
     parser.add_argument("--home-template", help="a folder to copy into the kernel's home first (caches)")
+    parser.add_argument("--keep-home", action="store_true", help="the home in the private folder, kept after")
+    parser.add_argument("--quiet", action="store_true", help="the kernel's own stdout and stderr go nowhere")
     parser.add_argument("--slot", type=int, default=0, help="the worker's number: the kernel runs as uid 65534-slot")
     for name, value in LIMITS.items():
         parser.add_argument("--" + name.replace("_", "-"), type=int, default=value)
@@ -335,19 +361,18 @@ def main(argv=None):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupt is for the kernel; it arrives as a message
     parent = _watch_parent()
     command = options.command[1:] if options.command[:1] == ["--"] else options.command
-    scratch, private = os.getcwd(), os.path.realpath(options.private)
-    home = os.path.join(private, "home")
-    if options.home_template:
-        shutil.copytree(options.home_template, home, symlinks=True, dirs_exist_ok=True)
-    os.makedirs(home, exist_ok=True)
+    scratch = os.getcwd()
+    private = os.path.realpath(options.private or os.path.dirname(os.path.abspath(options.connection_file)))
+    if options.keep_home:
+        os.makedirs(os.path.join(private, "home"), exist_ok=True)
     uid = BASE_UID - options.slot
     if os.geteuid() == 0:
-        os.chown(scratch, uid, uid)
         _own(private, uid)
     limits = {"memory": options.memory, "cpu": options.cpu, "processes": options.processes,
               "file_size": options.file_size, "open_files": options.open_files, "uid": uid}
-    argv = bwrap_command(command, scratch, private, uid, options.tmp_size, dict(os.environ))
-    supervise(argv, limits, parent, MemoryCap(options.total_memory))
+    argv = bwrap_command(command, scratch, private, uid, options.tmp_size, dict(os.environ), options.scratch_size,
+                         options.home_template, options.keep_home)
+    supervise(argv, limits, parent, MemoryCap(options.total_memory), options.quiet)
 
 
 if __name__ == "__main__":

@@ -135,7 +135,7 @@ ANSWERS = "coursetools-answers: "
 def print_answers(namespace, module, name, cases):
     """Print, as one JSON line, module.answer(namespace, name, case) for each case (or why it failed).
 
-    The grader (coursetools.grade) runs this in the notebook's kernel after a function's tests,
+    The grader (coursetools.grading) runs this in the notebook's kernel after a function's tests,
     and judges the answers with module.judge in a process of its own: tests that a notebook
     silenced or rewrote cannot give it points its function does not earn.
     """

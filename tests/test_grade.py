@@ -1,4 +1,4 @@
-"""`make grade` (coursetools.grade): hostile submissions, stock nbgrader's scores, a killed run resumed.
+"""`make grade` (coursetools.grading): hostile submissions, stock nbgrader's scores, a killed run resumed.
 
 Hostile submissions are the full solution with code put in front of `def J_b1`
 (the last graded function): each must fail inside the sandbox, so J_b1 scores
@@ -25,7 +25,7 @@ from conftest import REPO, copy_course
 from corpus import WRONG_J_b3
 
 from coursetools.course import assignments, find, function_scores, nbgrader, release
-from coursetools.grade import JOURNAL, read_journal
+from coursetools.grading.journal import JOURNAL, read as read_journal
 from coursetools.sample_class import CLASS, Case, full_solution, write_submission
 
 PYTHON_PATH = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
@@ -405,7 +405,7 @@ def test_killed_run_resumes_to_the_same_gradebook(benign, tmp_path):
     grader.wait()
     graded_before = len(read_journal(course))
     time.sleep(2)
-    leftovers = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _mentions(p, f"coursetools-grade-{grader.pid}-")]
+    leftovers = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _marked(p, grader.pid)]
     assert leftovers == [], [(p / "cmdline").read_bytes()[:300] for p in leftovers]
     done = run_grader(course, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -413,6 +413,16 @@ def test_killed_run_resumes_to_the_same_gradebook(benign, tmp_path):
     assert cell_grades(course) == cell_grades(reference)
     lines = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
     assert len({(r["assignment"], r["student"]) for r in lines}) == len(read_journal(reference))
+
+
+def _marked(process, run):
+    """Whether process belongs to the grading run of the client run (its workers and their kernel launchers)."""
+    from coursetools.grading.executors import RUN_MARK
+
+    try:
+        return f"{RUN_MARK}={run}".encode() in (process / "environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
 
 
 def _mentions(process, text):

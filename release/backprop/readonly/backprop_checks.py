@@ -171,7 +171,7 @@ def judge(name, case, got):
     """Raise CheckFailed unless got, a list of floats, is the right answer of name on case.
 
     This half runs none of the learner's code, so the grader can run it in a process of its own
-    (coursetools.grade) on answers that the notebook's kernel reported.
+    (coursetools.grading) on answers that the notebook's kernel reported.
     """
     n1, n2, N, seed = case
     params, x, y = random_case(n1, n2, N, seed)
@@ -201,7 +201,7 @@ def check_case(namespace, name, case):
 
 
 def grader_cases(seed):
-    """Cases for the grader's own call of each function (coursetools.grade), drawn from seed."""
+    """Cases for the grader's own call of each function (coursetools.grading), drawn from seed."""
     sizes = ((5, 3, 7), (8, 2, 4))
     return {name: [[n1, n2, N, seed + number] for number, (n1, n2, N) in enumerate(sizes)]
             for name in ("J_b3", "J_b2", "J_W1", "J_b1")}

@@ -329,7 +329,7 @@ def judge(name, case, got):
 
 
 def grader_cases(seed):
-    """Cases for the grader's own call of each function (coursetools.grade), drawn from seed."""
+    """Cases for the grader's own call of each function (coursetools.grading), drawn from seed."""
     return {"dfdmu": [[9, seed], [25, seed + 1]], "dfdsig": [[9, seed], [25, seed + 1]],
             "steepest_step": [[12, seed, 0.7]]}
 

@@ -1,0 +1,17 @@
+"""Grading a class: sandboxed, parallel on a Dask cluster (this machine's by default), resumable.
+
+One job per module:
+
+* `kernel`: the sandboxed kernel (a kernel spec around `coursetools/sandbox.py`);
+* `execute`: the bounded execute step, `GuardedExecute`, in nbgrader's own Autograde pipeline;
+* `answers`: the grader's own check of each function, planned from the instructor's source;
+* `assignment`: what a worker needs of an assignment, as data (no course folder on workers);
+* `submission`: grading one submission, files in, result out;
+* `files`: folders as data, walked without recursion;
+* `executors`: Dask (a LocalCluster here, or a scheduler's address);
+* `writer`: the single writer of the gradebook (any database nbgrader accepts);
+* `journal`: what makes a run resumable;
+* `run`: a run, from the course to the report; `cli`: the command line.
+
+Import what you need from those modules; importing this package imports none of them.
+"""

@@ -1,0 +1,129 @@
+"""The grader's own check: the kernel reports each function's answers on cases it cannot know; we judge them.
+
+nbgrader's tests run in the learner's kernel, where a notebook can switch them off.  So after
+the last test cell of each graded function the grader adds a cell of its own that calls
+`readonly.checking.print_answers` on cases drawn from a seed derived from the submission, and
+judges what comes back in its own process with the checks module's `judge`.  Which functions
+are checked, and where, comes from the instructor's source notebook (`plan`), never from the
+submission: deleting the nbgrader metadata of a solution cell skips nothing.
+"""
+import contextlib
+import importlib
+import json
+import re
+import sys
+
+from nbformat.v4 import new_code_cell
+
+from coursetools.course import function_of, graded_functions
+
+#: The metadata key that marks the grader's cells.
+CELL_KEY = "coursetools_answers"
+#: The line print_answers writes before its JSON (readonly.checking.ANSWERS).
+ANSWERS = "coursetools-answers: "
+CHECKS_MODULE = re.compile(r"""import_module\(["'](readonly\.\w+_checks)["']\)""")
+
+
+def plan(source):
+    """{'module': checks module, 'functions': {function: grade_id of its last test cell}} of a source notebook.
+
+    source: the instructor's notebook (nbformat).  Empty when its tests call no checks module.
+    """
+    functions = graded_functions(source)
+    last, module = {}, None
+    for cell in source.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+        if cell.cell_type == "code" and grade_id.startswith("test_"):
+            with contextlib.suppress(ValueError):
+                last[function_of(grade_id, functions)] = grade_id
+                module = module or next((m.group(1) for m in CHECKS_MODULE.finditer(cell.source)), None)
+    return {"module": module, "functions": last} if module else {}
+
+
+def add_cells(nb, answer_plan):
+    """Put the grader's cells into nb after each planned function's last test cell (at the end if it is gone).
+
+    answer_plan: plan() plus 'cases', {function: cases} from the checks module's grader_cases.
+    Returns {function: cases} of the cells added.
+    """
+    module, cases = answer_plan["module"], answer_plan["cases"]
+    where = {}
+    for index, cell in enumerate(nb.cells):
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id") if cell.cell_type == "code" else None
+        for function, last in answer_plan["functions"].items():
+            if grade_id == last:
+                where[function] = index
+    added = {}
+    planned = [f for f in answer_plan["functions"] if f in cases]
+    for function in sorted(planned, key=lambda f: -where.get(f, len(nb.cells))):
+        source = (f"import importlib as _grader_importlib\n_grader_importlib.import_module('readonly.checking')"
+                  f".print_answers(globals(), {module!r}, {function!r}, {json.dumps(cases[function])})")
+        nb.cells.insert(where.get(function, len(nb.cells) - 1) + 1, new_code_cell(source, metadata={CELL_KEY: function}))
+        added[function] = cases[function]
+    return added
+
+
+def take_cells(nb, added):
+    """Remove the grader's cells from nb; return {function: [cases, answers or None]} they reported."""
+    found = {}
+    for cell in [c for c in nb.cells if CELL_KEY in c.metadata]:
+        function = cell.metadata[CELL_KEY]
+        text = "".join(o.get("text", "") for o in cell.get("outputs", ()) if o.get("output_type") == "stream")
+        lines = [line for line in text.splitlines() if line.startswith(ANSWERS)]
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            report = json.loads(lines[-1][len(ANSWERS):]) if lines else {}
+            if report.get("function") == function and isinstance(report.get("answers"), list):
+                found[function] = report["answers"]
+        nb.cells.remove(cell)
+    return {function: [cases, found.get(function)] for function, cases in added.items()}
+
+
+@contextlib.contextmanager
+def checks_from(folder, module):
+    """Import the checks module from folder (the instructor's files), not from wherever `readonly` is installed.
+
+    The grading process judges one submission at a time, so the `readonly` package is swapped
+    in sys.modules for the time of the block and put back after it.
+    """
+    saved = {name: sys.modules.pop(name) for name in list(sys.modules) if name.split(".")[0] == "readonly"}
+    sys.path.insert(0, str(folder))
+    try:
+        yield importlib.import_module(module)
+    finally:
+        sys.path.remove(str(folder))
+        for name in [n for n in sys.modules if n.split(".")[0] == "readonly"]:
+            del sys.modules[name]
+        sys.modules.update(saved)
+
+
+def cross_check(notebooks, got, judge):
+    """Take back the points of every function whose own tests passed but whose answers are wrong.
+
+    notebooks: {notebook: {"grades": {grade_id: [score, needs manual grade]}, ...}}, changed in place;
+    got: {function: [cases, answers]} from take_cells; judge(function, case, answer) raises
+    AssertionError for a wrong answer.  Returns the report's lines.
+    """
+    reasons = {}
+    for function, (cases, answers) in sorted(got.items()):
+        cells = [(notebook, grade_id) for notebook, data in notebooks.items() for grade_id in data["grades"]
+                 if grade_id == f"test_{function}" or grade_id.startswith(f"test_{function}_")]
+        if not any((notebooks[n]["grades"][g][0] or 0) > 0 for n, g in cells):
+            continue  # nothing to take back
+        why = None
+        if not isinstance(answers, list) or len(answers) != len(cases):
+            why = "the cell that asks for them did not report back (the notebook stopped it, or changed it)"
+        else:
+            for case, answer in zip(cases, answers):
+                try:
+                    judge(function, case, answer)
+                except AssertionError as failed:
+                    lines = [line.strip() for line in str(failed).splitlines() if line.strip()]
+                    why = " ".join(lines[1:3] or lines)[:300]  # what was expected, what came back
+                    break
+        if why:
+            for notebook, grade_id in cells:
+                notebooks[notebook]["grades"][grade_id][0] = 0.0
+            reasons.setdefault(why, []).append(function)
+    return [f"{', '.join(functions)}: the tests passed in the notebook, but the grader's own call of "
+            f"{'it' if len(functions) == 1 else 'them'} failed ({why}): 0 points (tests tampered with?)"
+            for why, functions in reasons.items()]

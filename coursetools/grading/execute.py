@@ -1,0 +1,189 @@
+"""The bounded execute step: nbgrader's `Execute`, with limits that no notebook can get round.
+
+`GuardedExecute` is what `Autograde` runs instead of `Execute`; everything else of nbgrader's
+pipeline is stock.  It adds a time limit for the whole notebook (through nbclient's public
+`timeout_func`), a limit on the output of each cell and of the whole notebook, every channel
+counted (streams, display data and its updates, errors, comm messages), cells a dead kernel did
+not run costing only themselves, and the grader's own check (`coursetools.grading.answers`).
+What it finds goes, as one JSON object per notebook, to the file `report_file` names: the worker
+reads it back, so nothing is passed through class attributes.
+"""
+import asyncio
+import contextlib
+import json
+import signal
+import time
+
+from jupyter_core.utils import ensure_async
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat.notebooknode import NotebookNode
+from nbgrader.preprocessors import Execute
+from traitlets import Bool, Dict, Integer, Unicode
+
+from coursetools import sandbox
+from coursetools.grading import answers
+
+NOTEBOOK_TIMEOUT = 600
+MAX_OUTPUT_BYTES = 8 * 2 ** 20
+MAX_NOTEBOOK_OUTPUT_BYTES = 16 * 2 ** 20
+
+
+class GuardedExecute(Execute):
+    """nbgrader's Execute, bounded: whatever a notebook does, it ends and the cells it ran keep their results."""
+
+    notebook_timeout = Integer(NOTEBOOK_TIMEOUT, help="seconds for the whole notebook").tag(config=True)
+    max_output_bytes = Integer(MAX_OUTPUT_BYTES, help="output one cell may send").tag(config=True)
+    max_notebook_output_bytes = Integer(MAX_NOTEBOOK_OUTPUT_BYTES, help="output all cells together may send").tag(
+        config=True)
+    report_file = Unicode("", help="where to append what happened (JSON, one line per notebook)").tag(config=True)
+    answer_plan = Dict(help="the grader's own check: {'module': checks module, 'seed': int, "
+                            "'functions': {function: grade_id of its last test cell}}").tag(config=True)
+
+    sandboxed = Bool(False, help="start kernels in the sandbox (SandboxedKernelManager)").tag(config=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.timeout_func = self._cell_timeout
+        if self.sandboxed:  # nbgrader's Execute passes its kernel manager class as an argument, past the config
+            from coursetools.grading.kernel import SandboxedKernelManager
+
+            self.kernel_manager_class = SandboxedKernelManager
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._deadline = time.monotonic() + self.notebook_timeout
+        self._stopped, self._problems, self._notebook_bytes = None, [], 0
+        self._timings = {"kernel": 0.0, "cells": 0.0}
+        started = time.monotonic()
+        added = answers.add_cells(nb, self.answer_plan) if self.answer_plan else {}
+        got = {}
+        try:
+            return super().preprocess(nb, resources, km)
+        finally:
+            self._timings["kernel"] = time.monotonic() - started - self._timings["cells"]
+            got = answers.take_cells(nb, added)
+            if self.report_file:
+                with open(self.report_file, "a") as report:
+                    report.write(json.dumps({"problems": self._problems, "timings": self._timings,
+                                             "answers": got}) + "\n")
+
+    def _cell_timeout(self, cell):
+        timeout = self.timeout
+        remaining = max(1, int(self._deadline - time.monotonic()) + 1)
+        return remaining if timeout is None or timeout <= 0 else min(timeout, remaining)
+
+    @staticmethod
+    def _error(cell, name, message):
+        cell.outputs.append(NotebookNode(output_type="error", ename=name, evalue=message,
+                                         traceback=[f"{name}: {message}"]))
+
+    @staticmethod
+    def _name(cell, index):
+        if answers.CELL_KEY in cell.metadata:
+            return f"the grader's call of {cell.metadata[answers.CELL_KEY]}"
+        return cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index}"
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code" or not cell.source.strip():
+            return cell, resources
+        if self._stopped is None and time.monotonic() >= self._deadline:
+            self._stop(f"the notebook ran out of its {self.notebook_timeout} s", f"at {self._name(cell, index)}")
+        if self._stopped:
+            cell.outputs = []
+            self._error(cell, "NotRun", self._stopped)
+            return cell, resources
+        self._cell_bytes, self._flooded = 0, None
+        started = time.monotonic()
+        try:
+            cell, resources = super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            self._stop("the kernel died" + self._exit_status(), f"in {self._name(cell, index)}")
+            self._error(cell, "DeadKernelError", self._stopped)
+            return cell, resources
+        except CellTimeoutError:  # it timed out and an interrupt did not stop it
+            self._stop("the kernel did not stop when interrupted", f"after {self._name(cell, index)} timed out")
+            self._error(cell, "CellTimeoutError", self._stopped)
+            return cell, resources
+        finally:
+            self._timings["cells"] += time.monotonic() - started
+        if self._flooded:
+            cell.outputs = [o for o in cell.outputs if o.get("output_type") != "error"][:20]
+            self._error(cell, "OutputLimitExceeded", self._flooded)
+            self._problems.append(f"{self._name(cell, index)} sent {self._flooded}")
+            if self._notebook_bytes > self.max_notebook_output_bytes:
+                self._stop("the notebook's output passed its limit", f"at {self._name(cell, index)}")
+        return cell, resources
+
+    def _stop(self, why, where):
+        self._stopped = why
+        self._problems.append(f"{why} {where}; later cells not run")
+
+    def _exit_status(self):
+        try:
+            code = self.km.provisioner.process.poll()
+        except AttributeError:
+            return ""
+        if code is None:
+            return ""
+        if code == sandbox.OUT_OF_MEMORY:
+            return " (out of memory: the sandbox's processes together passed its memory limit)"
+        if code < 0 or code > 128:
+            number = -code if code < 0 else code - 128
+            with contextlib.suppress(ValueError):
+                return f" ({signal.Signals(number).name})"
+        return f" (exit status {code})"
+
+    def on_cell_executed(self, **kwargs):
+        super().on_cell_executed(**kwargs)
+        content = kwargs["execute_reply"]["content"]
+        if content.get("status") != "error":
+            return
+        name, value = content.get("ename", ""), str(content.get("evalue", ""))
+        why = ("timed out" if name == "CellTimeoutError"
+               else "hit the memory limit (MemoryError)" if name == "MemoryError"
+               else f"hit the process limit ({name})" if "Resource temporarily unavailable" in value
+               else None)
+        if why:
+            self._problems.append(f"{self._name(kwargs['cell'], kwargs['cell_index'])} {why}")
+
+    def process_message(self, msg, cell, cell_index):
+        """Count every message's bytes against the limits; past them, keep nothing more and interrupt the cell."""
+        if msg.get("msg_type") not in ("status", "execute_input"):
+            size = len(json.dumps(msg.get("content", {}), default=str)) * self._copies(msg)
+            self._cell_bytes += size
+            self._notebook_bytes += size
+            if self._flooded is None and self._cell_bytes > self.max_output_bytes:
+                self._flooded = f"more than {self.max_output_bytes} bytes of output"
+            elif self._flooded is None and self._notebook_bytes > self.max_notebook_output_bytes:
+                self._flooded = f"more than {self.max_notebook_output_bytes} bytes of output in all its cells"
+            if self._flooded:
+                if not getattr(self, "_interrupting", False):
+                    self._interrupting = True
+                    asyncio.ensure_future(self._interrupt())
+                if msg.get("msg_type") in ("execute_reply", "error"):
+                    return super().process_message(_strip(msg), cell, cell_index)
+                return None
+        return super().process_message(msg, cell, cell_index)
+
+    def _copies(self, msg):
+        """How many outputs a message writes: an update is written into every output of its display id."""
+        transient = msg.get("content", {}).get("transient") or {}
+        if msg.get("msg_type") != "update_display_data" or not transient.get("display_id"):
+            return 1
+        shown = self._display_id_map.get(transient["display_id"], {})
+        return max(1, sum(len(outputs) for outputs in shown.values()))
+
+    async def _interrupt(self):
+        try:
+            await ensure_async(self.km.interrupt_kernel())
+        finally:
+            self._interrupting = False
+
+
+def _strip(msg):
+    """An error message with its (possibly huge) traceback and value cut short."""
+    if msg.get("msg_type") != "error":
+        return msg
+    content = dict(msg["content"])
+    content["evalue"] = str(content.get("evalue", ""))[:500]
+    content["traceback"] = [line[:500] for line in content.get("traceback", [])[:20]]
+    return {**msg, "content": content}

@@ -1,0 +1,108 @@
+"""The sandboxed kernel: a kernel spec whose command runs ipykernel under `coursetools/sandbox.py`.
+
+Two public extension points of jupyter_client do the work:
+
+* `SandboxKernelSpecManager.get_kernel_spec` wraps the kernel's command in the launcher and sets
+  `interrupt_mode: "message"` (a signal cannot reach a kernel in its own PID namespace; ipykernel's
+  interrupt request on the control channel can);
+* `SandboxedKernelManager` puts the connection file and the `ipc` sockets in a private folder
+  per kernel, which the launcher binds into the sandbox.  Its options are traitlets, set through
+  the config that nbclient hands every kernel manager it makes.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import Instance, List, Unicode, default
+
+from coursetools import sandbox
+from coursetools.grading.errors import GradingError
+
+
+class SandboxKernelSpecManager(KernelSpecManager):
+    """Kernel specs whose command starts in the sandbox; launcher_args are the launcher's options."""
+
+    launcher_args = List(Unicode(), help="options of coursetools/sandbox.py (limits, slot, home template)").tag(
+        config=True)
+
+    def get_kernel_spec(self, kernel_name):
+        spec = super().get_kernel_spec(kernel_name)
+        spec.argv = [sys.executable, sandbox.__file__, "--connection-file", "{connection_file}", "--quiet",
+                     *self.launcher_args, "--", *spec.argv]
+        spec.interrupt_mode = "message"
+        return spec
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """A kernel in the sandbox: `ipc` transport, its connection file and sockets in a folder of its own."""
+
+    work = Unicode(help="the folder under which each kernel's private folder is made").tag(config=True)
+    kernel_spec_manager = Instance(KernelSpecManager)
+
+    @default("kernel_spec_manager")
+    def _sandbox_specs(self):
+        return SandboxKernelSpecManager(parent=self)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        private = tempfile.mkdtemp(prefix="k", dir=self.work or None)
+        os.chmod(private, 0o755)
+        self.transport = "ipc"
+        self.ip = os.path.join(private, "kernel")
+        self.connection_file = os.path.join(private, "connection.json")
+
+
+_slot = []  # this process's claim on a sandbox slot: (slot number, the socket that holds it)
+
+
+def claim_slot():
+    """A slot number no other grading process on this host holds, kept while this process lives.
+
+    Kernels of different slots run as different user ids (sandbox.BASE_UID - slot), so that parallel
+    kernels on one host do not share one count of processes.  The claim is a Unix socket bound to
+    an abstract name (no file), which the kernel releases when the process ends, however it ends.
+    """
+    if _slot:
+        return _slot[0][0]
+    for number in range(256):
+        holder = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            holder.bind(f"\0coursetools-slot-{number}")
+        except OSError:
+            holder.close()
+            continue
+        _slot.append((number, holder))
+        return number
+    raise GradingError("more than 256 grading processes on this host")
+
+
+def check_sandbox(work):
+    """Start a Python in the sandbox once (warming matplotlib's font cache); return the home to copy into kernels.
+
+    Raises GradingError, with what to do, where bubblewrap is missing or cannot make namespaces.
+    """
+    if shutil.which("bwrap") is None:
+        raise GradingError("bubblewrap (bwrap) is not installed")
+    private = Path(work) / "check"
+    private.mkdir(parents=True)
+    (private / "connection.json").write_text("{}")
+    code = "import matplotlib.font_manager" if _has("matplotlib") else "pass"
+    done = subprocess.run([sys.executable, sandbox.__file__, "--connection-file", str(private / "connection.json"),
+                           "--keep-home", "--", sys.executable, "-c", code],
+                          cwd=work, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "JPY_PARENT_PID": str(os.getpid())})
+    if done.returncode != 0:
+        raise GradingError(f"bubblewrap cannot start a sandbox here:\n{done.stderr.strip()}")
+    return private / "home"
+
+
+def _has(module):
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None

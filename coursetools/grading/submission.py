@@ -1,0 +1,170 @@
+"""Grade one submission: files in, result out.
+
+`grade_submission` runs nbgrader's own `Autograde` converter, with its stock preprocessors but
+`GuardedExecute` for `Execute`, in a private course made in a temporary folder from the
+assignment's bundle (`coursetools.grading.assignment`) and the submission's files; it returns
+the grades, the comments and the autograded notebooks as plain data, and leaves nothing behind.
+It keeps no state between calls: whatever it changes of the process (sys.path, which `readonly`
+package is imported) it puts back.
+"""
+import contextlib
+import json
+import re
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from pathlib import Path
+
+from coursetools import sandbox
+from coursetools.grading import answers
+from coursetools.grading.assignment import PRIVATE_DB, ensure_path, notebook_names, private_gradebook
+from coursetools.grading.files import read_folder, remove_tree, write_folder
+
+#: Largest autograded folder a result carries back (the notebooks nbgrader wrote, and the submission's files).
+MAX_RESULT_FILES, MAX_RESULT_BYTES = 100, 48 * 2 ** 20
+
+
+def grade_submission(bundle, task, options, work=None):
+    """Grade task's files as bundle's assignment; return the result (a dict of plain data).
+
+    task: {"student", "fingerprint", "files": {relative path: bytes}, "problems": [...]}.
+    options: {"sandbox": the launcher's arguments or None, "kernel_folder": where kernels' sockets go,
+    "cell_timeout", "notebook_timeout", "max_output_bytes", "max_notebook_output_bytes"}.  work: the folder for the private course.
+    A failure of the grader itself (not of the notebook) comes back as result["grader_error"].
+    """
+    started = time.monotonic()
+    result = {"assignment": bundle["assignment"], "student": task["student"], "fingerprint": task["fingerprint"],
+              "timestamp": None, "notebooks": {}, "problems": list(task.get("problems", ())), "files": {},
+              "timings": {}}
+    course = Path(tempfile.mkdtemp(prefix="c", dir=work))
+    saved_path = list(sys.path)
+    try:
+        with warnings.catch_warnings():
+            # nbgrader's API triggers SQLAlchemy's autoflush note on each new student; the grades are right
+            warnings.filterwarnings("ignore", message="Object of type .* not in session")
+            _grade(bundle, task, options, course, result)
+    except Exception:  # a bug of ours, not the student's: the client records nothing
+        result["grader_error"] = traceback.format_exc()
+    finally:
+        sys.path[:] = saved_path  # nbgrader_config.py puts its folder on sys.path each time it is loaded
+        remove_tree(course)
+    result["seconds"] = time.monotonic() - started
+    return result
+
+
+def _grade(bundle, task, options, course, result):
+    from nbgrader.api import Gradebook, MissingEntry
+
+    ensure_path()
+    assignment, student = bundle["assignment"], task["student"]
+    (course / "nbgrader_config.py").write_text(bundle["config"])
+    write_folder(bundle["files"], course / "source" / assignment)
+    private_gradebook(bundle["gradebook"], course / PRIVATE_DB, bundle["course_id"])
+    submitted = course / "submitted" / student / assignment
+    submitted.mkdir(parents=True)
+    write_folder(task["files"], submitted)
+    expected = notebook_names(bundle["gradebook"])
+    present = [name for name in expected if (submitted / f"{name}.ipynb").is_file()]
+    for name in sorted(set(expected) - set(present)):
+        others = sorted(p.name for p in submitted.glob("*.ipynb"))
+        result["problems"].append(f"{name}.ipynb is missing" + (f" (found {', '.join(others)})" if others else ""))
+    report = course / "execute-report.jsonl"
+    if present:
+        run = _autograde(bundle, task, options, course, report)
+        executed = [json.loads(line) for line in report.read_text().splitlines()] if report.exists() else []
+        for part in executed:
+            result["problems"] += part["problems"]
+            for name, seconds in part["timings"].items():
+                result["timings"][name] = result["timings"].get(name, 0.0) + seconds
+        if not run["success"]:
+            result["problems"].append(_first_error(run.get("log"), run.get("error")))
+    output = course / "autograded" / student / assignment
+    with Gradebook(f"sqlite:///{course / PRIVATE_DB}") as gradebook:
+        try:
+            submission = gradebook.find_submission(assignment, student)
+        except MissingEntry:
+            submission = None
+        if submission is not None and submission.timestamp is not None:
+            result["timestamp"] = submission.timestamp.isoformat()
+        for notebook in submission.notebooks if submission is not None else ():
+            result["notebooks"][notebook.name] = {
+                "graded": _graded_cells(output / f"{notebook.name}.ipynb") if notebook.name in present else None,
+                "grades": {g.name: [g.auto_score, g.needs_manual_grade] for g in notebook.grades},
+                "comments": {c.name: c.auto_comment for c in notebook.comments},
+                "late_penalty": notebook.late_submission_penalty,
+            }
+    if present and bundle["checks"]:
+        got = {}
+        for part in executed:
+            got.update(part["answers"])
+        with answers.checks_from(course / "source" / assignment, bundle["checks"]["module"]) as checks:
+            result["problems"] += answers.cross_check(result["notebooks"], got, checks.judge)
+    if output.is_dir():
+        files, _ = read_folder(output, MAX_RESULT_FILES, MAX_RESULT_BYTES)
+        # Only what nbgrader wrote comes back: the assignment's notebooks and the submission's own files.
+        keep = {f"{name}.ipynb" for name in expected} | set(task["files"])
+        result["files"] = {path: content for path, content in files.items() if path in keep}
+
+
+def _autograde(bundle, task, options, course, report):
+    """Run nbgrader's Autograde on the one submission in course; return nbgrader's capture_log record."""
+    from nbgrader.converters import Autograde
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.preprocessors import Execute
+    from nbgrader.utils import capture_log
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from coursetools.grading.execute import GuardedExecute
+
+    assignment, student = bundle["assignment"], task["student"]
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+    config.CourseDirectory.root = str(course)
+    config.CourseDirectory.db_url = f"sqlite:///{course / PRIVATE_DB}"
+    config.CourseDirectory.assignment_id = assignment
+    config.CourseDirectory.student_id = student
+    config.Autograde.autograde_preprocessors = [
+        GuardedExecute if p is Execute else p for p in Autograde.autograde_preprocessors.default()]
+    if options.get("cell_timeout"):
+        config.Execute.timeout = options["cell_timeout"]
+    for name in ("notebook_timeout", "max_output_bytes", "max_notebook_output_bytes"):
+        if options.get(name):
+            setattr(config.GuardedExecute, name, options[name])
+    config.GuardedExecute.shutdown_kernel = "immediate"  # all cells have run: no need to wait for it
+    config.GuardedExecute.report_file = str(report)
+    if bundle["checks"]:
+        seed = int(task["fingerprint"][:8], 16)
+        with answers.checks_from(course / "source" / assignment, bundle["checks"]["module"]) as checks:
+            cases = checks.grader_cases(seed)
+        config.GuardedExecute.answer_plan = {**bundle["checks"], "cases": cases}
+    if options.get("sandbox") is not None:
+        config.GuardedExecute.sandboxed = True
+        config.SandboxedKernelManager.work = options.get("kernel_folder") or str(course)
+        config.SandboxKernelSpecManager.launcher_args = list(options["sandbox"])
+    app = Autograde(coursedir=CourseDirectory(config=config), config=config)
+    app.force, app.create_student = True, True
+    try:
+        return capture_log(app)
+    finally:
+        sandbox.remove_orphaned_caps()  # jupyter_client kills the launcher at once: its memory cgroup stays
+
+
+def _graded_cells(path):
+    """The grade_ids of the cells of the autograded notebook at path, or None if there is none."""
+    import nbformat
+
+    if not path.is_file():
+        return None
+    with contextlib.suppress(Exception):
+        return [c.metadata["nbgrader"]["grade_id"] for c in nbformat.read(path, as_version=4).cells
+                if c.metadata.get("nbgrader", {}).get("grade_id")]
+    return None
+
+
+def _first_error(log, error):
+    """The last `SomeError: message` line of a captured nbgrader log and traceback."""
+    lines = [line.strip() for line in f"{log or ''}\n{error or ''}".splitlines()]
+    found = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Exit)\b.*", line)
+             and "NbGraderException" not in line]
+    return (found[-1] if found else "nbgrader could not grade it")[:300]
