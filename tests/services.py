@@ -282,6 +282,7 @@ class DaskCluster:
     cwd: Path = None
     pythonpath: list = field(default_factory=list)
     timeout: float = 60
+    wrap: list = field(default_factory=list)  # a command that runs each worker's command (e.g. unshare ...)
 
     def __post_init__(self):
         self.dir = None
@@ -311,10 +312,11 @@ class DaskCluster:
         ca, cert, key = self._tls_files
         return ["--tls-ca-file", ca, "--tls-cert", cert, "--tls-key", key]
 
-    def _spawn(self, name, args):
+    def _spawn(self, name, args, wrap=()):
         log = self.dir / f"{name}.log"
         with open(log, "wb") as out:
-            process = subprocess.Popen([str(VENV_BIN / "dask"), *map(str, args)], stdin=subprocess.DEVNULL,
+            process = subprocess.Popen([*map(str, wrap), str(VENV_BIN / "dask"), *map(str, args)],
+                                       stdin=subprocess.DEVNULL,
                                        stdout=out, stderr=subprocess.STDOUT, cwd=self.cwd or self.dir,
                                        env=self._environment(), start_new_session=True)
         return DaskProcess(name, process, log)
@@ -363,7 +365,8 @@ class DaskCluster:
         worker = self._spawn(name, [
             "worker", self.address, "--name", name, "--nthreads", "1", "--nworkers", "1",
             "--nanny" if self.nanny else "--no-nanny", "--no-dashboard", "--host", "127.0.0.1",
-            "--local-directory", self.dir / name, "--death-timeout", str(self.timeout), *self._tls_args()])
+            "--local-directory", self.dir / name, "--death-timeout", str(self.timeout), *self._tls_args()],
+            wrap=self.wrap)
         self.workers.append(worker)
         return worker
 
@@ -446,7 +449,7 @@ class DaskCluster:
 
 @pytest.fixture(scope="module")
 def dask_cluster():
-    """Factory: dask_cluster(n_workers=2, tls=False, nanny=False, env={}, cwd=None, pythonpath=[])
+    """Factory: dask_cluster(n_workers=2, tls=False, nanny=False, env={}, cwd=None, pythonpath=[], wrap=[])
     starts a DaskCluster and waits for its workers; every cluster is stopped at the module's end."""
     clusters = []
 
