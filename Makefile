@@ -66,4 +66,7 @@ grade: $(BIN)/.installed bubblewrap  ## grade every collected submission, sandbo
 
 bench-grade: $(BIN)/.installed bubblewrap  ## stock nbgrader autograde vs make grade on a synthetic class
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/grade.py
-.PHONY: grade bench-grade
+
+bench-cluster: $(BIN)/.installed bubblewrap postgres  ## grade --jobs 2 vs a 2-worker Dask cluster into PostgreSQL, the writer's capacity (SUBMISSIONS, WRITES, BENCH_JSON=path)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/cluster.py $(if $(BENCH_JSON),--json $(BENCH_JSON))
+.PHONY: grade bench-grade bench-cluster
