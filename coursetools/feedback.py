@@ -5,7 +5,9 @@ switched on in nbgrader_config.py. For every test cell with an error it puts
 the error's message (what was expected, what came back, the likely cause)
 above the traceback. With ``withhold_hidden_tests`` it also removes the code
 of hidden tests and their tracebacks from the feedback, keeping the message,
-so learners learn what went wrong without seeing the hidden cases.
+so learners learn what went wrong without seeing the hidden cases; of what a
+hidden test cell printed, only that message is kept (a notebook can print the
+cells it runs, hidden tests included, from an IPython hook).
 """
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool
@@ -26,6 +28,10 @@ def without_hidden_tests(source):
         elif not inside:
             lines.append(line)
     return "\n".join(lines)
+
+
+#: The most of one error's message that the feedback of a hidden test shows.
+MAX_HIDDEN_MESSAGE = 2000
 
 
 def message_of(error):
@@ -49,6 +55,9 @@ class TeachingFeedback(NbGraderPreprocessor):
         withhold = self.withhold_hidden_tests and BEGIN_HIDDEN in cell.source
         if withhold:
             cell.source = without_hidden_tests(cell.source)
+            cell.outputs = [output for output in cell.outputs if output.output_type == "error"][:1]
+            for output in cell.outputs:
+                output.evalue = str(output.evalue)[:MAX_HIDDEN_MESSAGE]
         for output in cell.outputs:
             if output.output_type != "error":
                 continue

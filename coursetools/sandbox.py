@@ -63,6 +63,16 @@ def python_folders():
     return [f for f in folders if f != "/usr" and not f.startswith("/usr/")]
 
 
+def real_folder(path):
+    """path with the links of its folders resolved, not of the file itself.
+
+    A virtual environment reached through a link (`venv -> /somewhere/venv`) exists in the sandbox
+    only under its real path; its python must keep its own name there, or it would not find the
+    environment (a venv's python is itself a link to the base Python).
+    """
+    return os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+
+
 def _parents(path):
     """bwrap arguments that make path's parent folders traversable (bwrap would make them 0700)."""
     parents = []
@@ -120,7 +130,7 @@ def bwrap_command(command, scratch, private, uid=BASE_UID, tmp_size=LIMITS["tmp_
     home = os.path.join(private, "home") if keep_home else HOME
     env = {key: value for key, value in (environment or {}).items() if key in KEEP_ENV or key.startswith("LC_")}
     env.update({
-        "HOME": home, "TMPDIR": "/tmp", "PATH": f"{os.path.dirname(sys.executable)}:/usr/bin:/bin",
+        "HOME": home, "TMPDIR": "/tmp", "PATH": f"{os.path.dirname(real_folder(sys.executable))}:/usr/bin:/bin",
         "MPLCONFIGDIR": os.path.join(home, ".config", "matplotlib"), "PYTHONNOUSERSITE": "1",
         "PYTHONDONTWRITEBYTECODE": "1", "MALLOC_ARENA_MAX": "2",
         "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
@@ -361,13 +371,22 @@ def main(argv=None):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupt is for the kernel; it arrives as a message
     parent = _watch_parent()
     command = options.command[1:] if options.command[:1] == ["--"] else options.command
+    if command and os.path.isabs(command[0]):
+        command = [real_folder(command[0]), *command[1:]]
     scratch = os.getcwd()
     private = os.path.realpath(options.private or os.path.dirname(os.path.abspath(options.connection_file)))
+    uid = BASE_UID - options.slot
     if options.keep_home:
         os.makedirs(os.path.join(private, "home"), exist_ok=True)
-    uid = BASE_UID - options.slot
     if os.geteuid() == 0:
-        _own(private, uid)
+        # The kernel may add its sockets to the private folder, which stays ours: the grader seals it
+        # (read-only for the kernel, SandboxedKernelManager.seal) before the notebook's first cell.
+        os.chmod(private, 0o1777)
+        for name in os.listdir(private):
+            if name == "home":
+                _own(os.path.join(private, name), uid)
+            else:
+                os.chmod(os.path.join(private, name), 0o644)
     limits = {"memory": options.memory, "cpu": options.cpu, "processes": options.processes,
               "file_size": options.file_size, "open_files": options.open_files, "uid": uid}
     argv = bwrap_command(command, scratch, private, uid, options.tmp_size, dict(os.environ), options.scratch_size,

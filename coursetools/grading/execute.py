@@ -24,8 +24,8 @@ from coursetools import sandbox
 from coursetools.grading import answers
 
 NOTEBOOK_TIMEOUT = 600
-MAX_OUTPUT_BYTES = 8 * 2 ** 20
-MAX_NOTEBOOK_OUTPUT_BYTES = 16 * 2 ** 20
+MAX_OUTPUT_BYTES = 2 ** 20
+MAX_NOTEBOOK_OUTPUT_BYTES = 2 * 2 ** 20
 
 
 class GuardedExecute(Execute):
@@ -65,6 +65,14 @@ class GuardedExecute(Execute):
                 with open(self.report_file, "a") as report:
                     report.write(json.dumps({"problems": self._problems, "timings": self._timings,
                                              "answers": got}) + "\n")
+
+    async def async_start_new_kernel_client(self):
+        """nbclient's: start the kernel and wait until it is ready; then seal its private folder."""
+        client = await super().async_start_new_kernel_client()
+        seal = getattr(self.km, "seal", None)
+        if seal is not None:
+            seal()
+        return client
 
     def _cell_timeout(self, cell):
         timeout = self.timeout
@@ -109,7 +117,7 @@ class GuardedExecute(Execute):
             cell.outputs = [o for o in cell.outputs if o.get("output_type") != "error"][:20]
             self._error(cell, "OutputLimitExceeded", self._flooded)
             self._problems.append(f"{self._name(cell, index)} sent {self._flooded}")
-            if self._notebook_bytes > self.max_notebook_output_bytes:
+            if self._flooded.endswith("in all its cells"):
                 self._stop("the notebook's output passed its limit", f"at {self._name(cell, index)}")
         return cell, resources
 
@@ -150,7 +158,8 @@ class GuardedExecute(Execute):
         if msg.get("msg_type") not in ("status", "execute_input"):
             size = len(json.dumps(msg.get("content", {}), default=str)) * self._copies(msg)
             self._cell_bytes += size
-            self._notebook_bytes += size
+            if self._flooded is None:  # the notebook's count is of what it keeps
+                self._notebook_bytes += size
             if self._flooded is None and self._cell_bytes > self.max_output_bytes:
                 self._flooded = f"more than {self.max_output_bytes} bytes of output"
             elif self._flooded is None and self._notebook_bytes > self.max_notebook_output_bytes:

@@ -128,6 +128,7 @@ class DaskExecutor:
                 self.client = Client(scheduler, security=security, timeout="30s")
             else:  # its workers' folders in one of ours, marked with our PID (grading processes left by a kill)
                 self.folder = tempfile.mkdtemp(prefix=f"coursetools-grade-{os.getpid()}-")
+                dask.config.set({"temporary-directory": self.folder})
                 self.cluster = LocalCluster(n_workers=jobs or os.cpu_count() or 1, threads_per_worker=1,
                                             processes=True, dashboard_address=None, silence_logs=50,
                                             worker_dashboard_address=None, local_directory=self.folder,
@@ -156,12 +157,15 @@ class DaskExecutor:
             raise GradingError(str(problem)) from None
 
     def map(self, bundles, tasks, options, window=None):
-        """Grade tasks, (assignment, task) pairs, an iterable read as it goes; yield each result once."""
+        """Grade tasks, (assignment, task) pairs read as they are handed out; yield lists of results.
+
+        Each list holds the results that were ready together (one, when the writer keeps up), and
+        every result comes once.  The next tasks are handed out before a list is yielded, so the
+        workers go on while the writer writes.
+        """
         window = window or max(4, 3 * self.cores())
-        tasks = iter(tasks)
-        bundle_futures = {}
+        tasks, bundle_futures, pending, numbers = iter(tasks), {}, {}, itertools.count()
         running = as_completed()
-        pending, numbers = {}, itertools.count()
 
         def submit():
             for assignment, task in tasks:
@@ -179,15 +183,18 @@ class DaskExecutor:
         for _ in range(window):
             if not submit():
                 break
-        for future in running:
-            assignment, task = pending.pop(future.key)
-            try:
-                result = future.result()
-            except Exception as problem:  # the task failed on every worker it was given to
-                result = lost(assignment, task, f"the grader's workers died on this submission ({type(problem).__name__})")
-            future.release()
-            yield result
-            submit()
+        for futures in running.batches():
+            results = []
+            for future in futures:
+                assignment, task = pending.pop(future.key)
+                try:
+                    results.append(future.result())
+                except Exception as problem:  # the task failed on every worker it was given to
+                    results.append(lost(assignment, task, "the grader's workers died on this submission "
+                                                          f"({type(problem).__name__})"))
+                future.release()
+                submit()
+            yield results
 
     def close(self):
         with contextlib.suppress(Exception):

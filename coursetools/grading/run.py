@@ -115,24 +115,31 @@ def _write_all(root, gradebook, executor, bundles, pending, options, stream):
     """Grade pending on executor and write each result; return the results the grader failed on."""
     progress, failed, writer = Progress(len(pending), stream), [], Writer(gradebook, root)
     try:
-        for result in executor.map(bundles, _tasks(pending), options):
-            name, student = result["assignment"], result["student"]
-            if result.get("grader_error"):
-                failed.append(result)
-                progress.update(f"{name}/{safe(student, 80)}: NOT GRADED, grader error: "
-                                f"{safe(result['grader_error'].strip().splitlines()[-1])}")
-                continue
-            score, maximum, problems = writer.write(result)
-            journal.append(root, [{"assignment": name, "student": student, "fingerprint": result["fingerprint"],
-                                   "score": score, "max_score": maximum, "problems": problems,
-                                   "seconds": round(result["seconds"], 2),
-                                   **{f"{k}_seconds": round(v, 2) for k, v in result["timings"].items()}}])
-            progress.update(f"{name}/{safe(student, 80)}: {score:g}/{maximum:g} in {result['seconds']:.1f} s"
-                            + (f"; {'; '.join(problems)}" if problems else ""))
+        for results in executor.map(bundles, _tasks(pending), options):
+            for result in results:
+                if result.get("grader_error"):
+                    failed.append(result)
+                    progress.update(f"{result['assignment']}/{safe(result['student'], 80)}: NOT GRADED, grader "
+                                    f"error: {safe(result['grader_error'].strip().splitlines()[-1])}")
+            results = [result for result in results if not result.get("grader_error")]
+            written = writer.write(results)
+            journal.append(root, [record(result, *summary) for result, summary in zip(results, written)])
+            for result, (score, maximum, problems) in zip(results, written):
+                progress.update(f"{result['assignment']}/{safe(result['student'], 80)}: {score:g}/{maximum:g} "
+                                f"in {result['seconds']:.1f} s" + (f"; {'; '.join(problems)}" if problems else ""))
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted after {progress.done} of {len(pending)}; run again to grade the rest") \
             from None
+    finally:
+        writer.close()
     return failed
+
+
+def record(result, score, maximum, problems):
+    """The journal's line for a written result."""
+    return {"assignment": result["assignment"], "student": result["student"], "fingerprint": result["fingerprint"],
+            "score": score, "max_score": maximum, "problems": problems, "seconds": round(result["seconds"], 2),
+            **{f"{k}_seconds": round(v, 2) for k, v in result["timings"].items()}}
 
 
 def report(root, names):

@@ -2,12 +2,12 @@
 
 The client of a run is the only process that writes the gradebook, whatever its database
 (nbgrader's `CourseDirectory.db_url`: the embedded SQLite file by default, PostgreSQL for a
-cluster).  Writing a result is idempotent, so a run killed anywhere and run again ends with the
-same gradebook: the autograded notebooks go to `autograded/<student>/<assignment>/` first, then
-the grades and comments are committed, then the caller journals the submission.
+cluster).  Results come in batches (those ready at once), each one transaction.  Writing is
+idempotent, so a run killed anywhere and run again ends with the same gradebook: the autograded
+notebooks go to `autograded/<student>/<assignment>/` first, then the batch's grades and comments
+are committed, then the caller journals its submissions.
 """
 import warnings
-from datetime import datetime
 from pathlib import Path
 
 from coursetools.grading.errors import GradingError
@@ -48,53 +48,121 @@ def check_student_ids(students):
                            f"limit), for example {safe(long[0], 60)!r}: rename their folders under submitted/")
 
 
+def _score(grade):
+    """nbgrader's Grade.score, in Python: the manual score over the automatic one, plus extra credit."""
+    base = grade.manual_score if grade.manual_score is not None else grade.auto_score
+    return 0.0 if base is None else base + (grade.extra_credit or 0.0)
+
+
 class Writer:
-    """Writes results into an open Gradebook and under root/autograded."""
+    """Writes batches of results into the gradebook of an open nbgrader Gradebook, and under root/autograded.
+
+    A batch is one transaction of its own session, with the rows nbgrader's `add_submission` makes
+    (a submission mirrors the assignment's notebooks and cells), so that stock nbgrader reads them
+    as its own; the assignment's structure is read once.
+    """
 
     def __init__(self, gradebook, root):
-        self.gradebook, self.root = gradebook, Path(root)
+        from sqlalchemy.orm import Session
 
-    def write(self, result):
-        """Write one result; return (score, max_score, problems)."""
-        with warnings.catch_warnings():
-            # nbgrader's own API triggers SQLAlchemy's autoflush note on every new student; stock
-            # autograde prints it too, and the grades it writes are right (tests/test_grade.py).
-            warnings.filterwarnings("ignore", message="Object of type .* not in session")
-            return self._write(result)
+        self.root, self.course_id = Path(root), gradebook.course_id
+        self.session = Session(bind=gradebook.engine, expire_on_commit=False, autoflush=False)
+        self._assignments = {}
+
+    def close(self):
+        self.session.close()
+
+    def write(self, results):
+        """Write results in one transaction; return [(score, max_score, problems)] in their order.
+
+        The autograded notebooks are written first; the grades are committed after them; the caller
+        journals the results after that.  A gradebook that refuses the batch is a GradingError, and
+        nothing of the batch is committed.
+        """
+        for result in results:
+            destination = self.root / "autograded" / result["student"] / result["assignment"]
+            remove_tree(destination)
+            if result["files"]:
+                write_folder(result["files"], destination)
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Object of type .* not in session")
+                written = [self._write(result) for result in results]
+            self.session.commit()
+        except Exception as problem:
+            self.session.rollback()
+            raise GradingError(f"the gradebook refused the grades of {len(results)} submissions: "
+                               f"{safe(problem, 300)}") from problem
+        return written
+
+    def _assignment(self, name):
+        """(the Assignment, [(Notebook, grade cells, solution cells, task cells)], {cell or notebook id: name},
+        max score), read once."""
+        from nbgrader.api import Assignment
+
+        if name not in self._assignments:
+            assignment = self.session.query(Assignment).filter_by(name=name).one()
+            notebooks = [(n, list(n.grade_cells), list(n.solution_cells), list(n.task_cells))
+                         for n in assignment.notebooks]
+            names = {c.id: c.name for _, *cells in notebooks for group in cells for c in group}
+            names.update({n.id: n.name for n, *_ in notebooks})
+            maximum = sum(c.max_score for _, grades, _, tasks in notebooks for c in grades + tasks)
+            self._assignments[name] = (assignment, notebooks, names, maximum)
+        return self._assignments[name]
+
+    def _submission(self, assignment, notebooks, student_id, timestamp):
+        """The student's SubmittedAssignment, made as nbgrader's add_submission makes it if it is new.
+
+        Rows are linked by their ids, not through the assignment's and cells' collections, which
+        SQLAlchemy would load whole (every submission of the class) to append to them.
+        """
+        from nbgrader.api import Comment, Grade, Student, SubmittedAssignment, SubmittedNotebook
+
+        if self.session.get(Student, student_id) is None:
+            self.session.add(Student(id=student_id))
+        submission = self.session.query(SubmittedAssignment).filter_by(
+            assignment_id=assignment.id, student_id=student_id).one_or_none()
+        if submission is None:
+            submission = SubmittedAssignment(assignment_id=assignment.id, student_id=student_id)
+            for notebook, grade_cells, solution_cells, task_cells in notebooks:
+                submitted = SubmittedNotebook(notebook_id=notebook.id, assignment=submission)
+                for cell in grade_cells:
+                    Grade(cell_id=cell.id, notebook=submitted)
+                for cell in solution_cells:
+                    Comment(cell_id=cell.id, notebook=submitted)
+                for cell in task_cells:
+                    Comment(cell_id=cell.id, notebook=submitted)
+                    Grade(cell_id=cell.id, notebook=submitted)
+            self.session.add(submission)
+        if timestamp is not None:
+            submission.timestamp = timestamp
+        return submission
 
     def _write(self, result):
-        gradebook, assignment, student = self.gradebook, result["assignment"], result["student"]
-        problems = list(result["problems"])
-        destination = self.root / "autograded" / student / assignment
-        remove_tree(destination)
-        if result["files"]:
-            write_folder(result["files"], destination)
-        gradebook.update_or_create_student(student)
-        timestamp = datetime.fromisoformat(result["timestamp"]) if result["timestamp"] else None
-        gradebook.update_or_create_submission(assignment, student, **({"timestamp": timestamp} if timestamp else {}))
-        for notebook in gradebook.find_assignment(assignment).notebooks:
-            got = result["notebooks"].get(notebook.name) or {}
+        from nbgrader.utils import parse_utc
+
+        assignment, notebooks, names, maximum = self._assignment(result["assignment"])
+        timestamp = parse_utc(result["timestamp"]) if result["timestamp"] else None
+        submission = self._submission(assignment, notebooks, result["student"], timestamp)
+        problems, score = list(result["problems"]), 0.0
+        for submitted in submission.notebooks:
+            name = names[submitted.notebook_id]
+            got = result["notebooks"].get(name) or {}
             graded = got.get("graded")
-            submitted = gradebook.find_submission_notebook(notebook.name, assignment, student)
             lost = []
             for grade in submitted.grades:
-                if graded is not None and grade.name in graded:
-                    grade.auto_score, grade.needs_manual_grade = got["grades"][grade.name]
+                cell = names[grade.cell_id]
+                if graded is not None and cell in graded:
+                    grade.auto_score, grade.needs_manual_grade = got["grades"][cell]
                 else:
                     grade.auto_score, grade.needs_manual_grade = 0, False
-                    lost.append(grade.name)
+                    lost.append(cell)
+                score += _score(grade)
             for comment in submitted.comments:
-                comment.auto_comment = (got.get("comments") or {}).get(comment.name)
+                comment.auto_comment = (got.get("comments") or {}).get(names[comment.cell_id])
             submitted.late_submission_penalty = got.get("late_penalty")
             if graded is None:
-                problems.append(f"{notebook.name}.ipynb not graded: 0 points")
+                problems.append(f"{name}.ipynb not graded: 0 points")
             elif lost:
-                problems.append(f"{notebook.name}.ipynb lacks cells {', '.join(lost)}: 0 points for them")
-        try:
-            gradebook.db.commit()
-        except Exception as problem:
-            gradebook.db.rollback()
-            raise GradingError(f"the gradebook refused the grades of {assignment}/{safe(student, 60)}: "
-                               f"{safe(problem, 300)}") from problem
-        submission = gradebook.find_submission(assignment, student)
-        return submission.score, submission.max_score, [safe(p) for p in problems]
+                problems.append(f"{name}.ipynb lacks cells {', '.join(lost)}: 0 points for them")
+        return score, maximum, [safe(p) for p in problems]
