@@ -60,9 +60,12 @@ bench: $(BIN)/.installed  ## the performance benchmarks
 
 ASSIGNMENT ?=
 JOBS ?=
-grade: $(BIN)/.installed bubblewrap  ## grade every collected submission, sandboxed and parallel (ASSIGNMENT=name, JOBS=n)
+SCHEDULER ?=
+DB ?=
+grade: $(BIN)/.installed bubblewrap  ## grade every collected submission, sandboxed, parallel, resumable (ASSIGNMENT=name, JOBS=n, SCHEDULER=tls://host:port, DB=url)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m coursetools grade \
-		$(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(if $(JOBS),--jobs $(JOBS)) $(GRADE_FLAGS)
+		$(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(if $(JOBS),--jobs $(JOBS)) \
+		$(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(DB),--db $(DB)) $(GRADE_FLAGS)
 
 bench-grade: $(BIN)/.installed bubblewrap  ## stock nbgrader autograde vs make grade on a synthetic class
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/grade.py

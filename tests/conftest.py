@@ -40,3 +40,21 @@ def _close_figures():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+#: Test files that grade or run whole notebooks (minutes); the browser tests are `e2e`.
+SLOW = {"test_grade.py", "test_attacks.py", "test_cluster.py", "test_autograde.py", "test_notebooks_run.py",
+        "test_services.py"}
+SANDBOX = {"test_grade.py", "test_attacks.py", "test_cluster.py"}
+
+
+def pytest_collection_modifyitems(items):
+    """Mark tests by tier, so that `pytest -m "not slow and not e2e"` is a quick run."""
+    for item in items:
+        name = item.path.name
+        if "e2e" in item.path.parts:
+            item.add_marker(pytest.mark.e2e)
+        if name in SLOW:
+            item.add_marker(pytest.mark.slow)
+        if name in SANDBOX:
+            item.add_marker(pytest.mark.sandbox)

@@ -19,10 +19,10 @@ from test_grade import FAST, PYTHON_PATH, SKIP_TESTS, cell_error_names, in_front
 
 from coursetools.course import find, function_scores, nbgrader, release
 from coursetools.grading.execute import MAX_NOTEBOOK_OUTPUT_BYTES, MAX_OUTPUT_BYTES
+from coursetools.grading.files import remove_tree
 from coursetools.grading.journal import read as read_journal
 from coursetools.sample_class import CLASS, Case, write_submission
 
-pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 
 NORMAL = next(c for c in CLASS["backprop"] if c.student == "full-solution")
 HIDDEN_CASE = "(6, 7, 37, 41)"  # a case of J_b1's hidden test, in source/ only
@@ -162,9 +162,10 @@ def attacked(tmp_path_factory):
     feedback = nbgrader(course, "generate_feedback", "backprop", "--force", check=False)
     feedback_seconds = time.monotonic() - feedback_started
     export = nbgrader(course, "export", "--to", str(course / "grades.csv"), check=False)
-    return {"course": course, "first": first, "second": second, "feedback": feedback, "export": export,
-            "feedback_seconds": feedback_seconds, "tmp": tmp,
-            "scores": function_scores(course, find("backprop", course)), "journal": read_journal(course)}
+    yield {"course": course, "first": first, "second": second, "feedback": feedback, "export": export,
+           "feedback_seconds": feedback_seconds, "tmp": tmp,
+           "scores": function_scores(course, find("backprop", course)), "journal": read_journal(course)}
+    remove_tree(course / "submitted" / "deep-folders-submitted")  # pytest's own clean-up would recurse in it
 
 
 def test_both_runs_grade_the_class_and_exit_0(attacked):

@@ -24,7 +24,6 @@ from coursetools.grading.journal import JOURNAL
 from coursetools.grading.journal import read as read_journal
 from coursetools.sample_class import write_submission
 
-pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 
 #: Hostile submissions of tests/test_grade.py that end quickly.
 HOSTILE = [in_front_of_J_b1("kernel-exits", "import os\nos._exit(3)"),

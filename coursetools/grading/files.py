@@ -94,30 +94,42 @@ def digest_folder(top):
 def remove_tree(top):
     """Remove top and everything under it, at any depth; what cannot be removed is left, silently.
 
-    Folders a sandbox left without write or search permission are opened up first (we are
-    their owner or root).
+    Each folder found is first moved up to top itself (a rename), so that no path ever gets longer
+    than top's plus one name, however deep the tree: deeper than a path can name is fine too.
+    Folders left without write or search permission are opened up first (we are their owner or root).
     """
     if not os.path.lexists(top):
         return
-    if not os.path.isdir(top) or os.path.islink(top):
+    if os.path.islink(top) or not os.path.isdir(top):
         with _quiet():
             os.unlink(top)
         return
-    folders = [""]
-    with _quiet():
-        os.chmod(top, 0o700)
-    for relative, info in walk(top):
-        path = os.path.join(top, relative)
-        if stat.S_ISDIR(info.st_mode):
+    queue, moved = [top], 0
+    while queue:
+        folder = queue.pop()
+        with _quiet():
+            os.chmod(folder, 0o700)
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            entries = []
+        for entry in entries:
+            path = os.path.join(folder, entry.name)
             with _quiet():
-                os.chmod(path, 0o700)
-            folders.append(relative)
-            continue
-        with _quiet():
-            os.unlink(path)
-    for relative in sorted(folders, key=lambda r: r.count(os.sep) + bool(r), reverse=True):
-        with _quiet():
-            os.rmdir(os.path.join(top, relative) if relative else top)
+                if not entry.is_dir(follow_symlinks=False):
+                    os.unlink(path)
+                elif folder == top:
+                    queue.append(path)
+                else:
+                    moved += 1
+                    up = os.path.join(top, f".removing-{os.getpid()}-{moved}")
+                    os.rename(path, up)
+                    queue.append(up)
+        if folder != top:
+            with _quiet():
+                os.rmdir(folder)
+    with _quiet():
+        os.rmdir(top)
 
 
 class _quiet:
