@@ -17,7 +17,7 @@ import pytest
 from conftest import REPO, copy_course
 from corpus import corpus
 from services import processes, wait_gone
-from test_grade import PROBE, PYTHON_PATH, in_front_of_J_b1, run_grader
+from test_grade import PROBE, PYTHON_PATH, gradebook_cells, in_front_of_J_b1, run_grader
 
 from coursetools.course import assignments, nbgrader, release
 from coursetools.grading.journal import JOURNAL
@@ -48,23 +48,6 @@ def make_class(folder):
     for case in class_cases():
         write_submission(course, case)
     return course
-
-
-def gradebook_cells(db_url):
-    """Every grade and comment: {(assignment, student, notebook, cell): values}, from any database."""
-    from nbgrader.api import Gradebook
-
-    found = {}
-    with Gradebook(db_url, "calculus-for-ml") as gradebook:
-        for assignment in gradebook.assignments:
-            for submission in gradebook.assignment_submissions(assignment.name):
-                for notebook in submission.notebooks:
-                    key = (assignment.name, submission.student_id, notebook.name)
-                    for grade in notebook.grades:
-                        found[(*key, grade.name)] = (grade.auto_score, grade.needs_manual_grade)
-                    for comment in notebook.comments:
-                        found[(*key, "comment:" + comment.name)] = comment.auto_comment
-    return found
 
 
 def prepared_postgres(course, url):

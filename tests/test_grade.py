@@ -137,11 +137,16 @@ def structure(course):
 
 
 def cell_grades(course):
-    """Every grade and comment in the gradebook: {(assignment, student, notebook, cell): values}."""
+    """Every grade and comment in the course's gradebook.db: see gradebook_cells."""
+    return gradebook_cells(f"sqlite:///{course / 'gradebook.db'}")
+
+
+def gradebook_cells(db_url):
+    """Every grade and comment of a gradebook, any database: {(assignment, student, notebook, cell): values}."""
     from nbgrader.api import Gradebook
 
     found = {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+    with Gradebook(db_url, "calculus-for-ml") as gradebook:
         for assignment in gradebook.assignments:
             for submission in gradebook.assignment_submissions(assignment.name):
                 for notebook in submission.notebooks:
