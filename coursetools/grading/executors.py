@@ -61,7 +61,8 @@ class GraderPlugin(WorkerPlugin):
                     except GradingError as problem:
                         self._problem = f"on the worker {os.uname().nodename} (pid {os.getpid()}): {problem}"
                     else:
-                        self.launcher = ["--home-template", str(home), "--slot", str(claim_slot())]
+                        slot, self._slot_holder = claim_slot()
+                        self.launcher = ["--home-template", str(home), "--slot", str(slot)]
                         for name, value in self.limits.items():
                             self.launcher += ["--" + name.replace("_", "-"), str(value)]
             if self._problem:

@@ -65,18 +65,14 @@ class SandboxedKernelManager(AsyncKernelManager):
         os.chmod(os.path.dirname(self.connection_file), 0o555)
 
 
-_slot = []  # this process's claim on a sandbox slot: (slot number, the socket that holds it)
-
-
 def claim_slot():
-    """A slot number no other grading process on this host holds, kept while this process lives.
+    """(a slot number no other grading process on this host holds, the socket that holds it).
 
     Kernels of different slots run as different user ids (sandbox.BASE_UID - slot), so that parallel
     kernels on one host do not share one count of processes.  The claim is a Unix socket bound to
-    an abstract name (no file), which the kernel releases when the process ends, however it ends.
+    an abstract name (no file): it lasts while the caller keeps the socket, and the kernel releases
+    it when the process ends, however it ends.
     """
-    if _slot:
-        return _slot[0][0]
     for number in range(256):
         holder = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -84,8 +80,7 @@ def claim_slot():
         except OSError:
             holder.close()
             continue
-        _slot.append((number, holder))
-        return number
+        return number, holder
     raise GradingError("more than 256 grading processes on this host")
 
 
