@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import pickle
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -77,8 +78,26 @@ def _source_files(folder):
     return files
 
 
-def private_gradebook(structure_, path, course_id):
-    """Write a SQLite gradebook at path holding the assignment's structure and no student."""
+def private_gradebook(structure_, path, course_id, cache=None):
+    """Write a SQLite gradebook at path holding the assignment's structure and no student.
+
+    With cache (a folder of the worker's), the gradebook is built there once per structure and
+    copied to path after that: building one takes nbgrader's API some 70 ms, copying it 1 ms.
+    """
+    if cache is None:
+        return _build_gradebook(structure_, path, course_id)
+    key = hashlib.sha256(json.dumps([structure_, course_id], sort_keys=True).encode()).hexdigest()
+    cached = Path(cache) / f"{key}.db"
+    if not cached.exists():
+        Path(cache).mkdir(parents=True, exist_ok=True)
+        building = Path(cache) / f"{key}.{os.getpid()}.building"
+        _build_gradebook(structure_, building, course_id)
+        os.replace(building, cached)
+    shutil.copyfile(cached, path)
+    return path
+
+
+def _build_gradebook(structure_, path, course_id):
     from datetime import datetime
 
     from nbgrader.api import Gradebook

@@ -26,6 +26,12 @@ from coursetools.grading.kernel import check_sandbox, claim_slot
 from coursetools.grading.submission import grade_submission
 
 PLUGIN = "coursetools-grader"
+#: Dask's own sampling, which takes CPU from the kernels it shares the cores with and which grading
+#: does not use: the statistical profiler (every 10 ms by default), the event loop's health ticks
+#: (20 ms), the memory and system monitors.  Workers this process starts get it with their config.
+QUIET = {"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "1s",
+         "distributed.worker.memory.monitor-interval": "2s", "distributed.admin.system-monitor.interval": "2s",
+         "distributed.admin.system-monitor.gil.enabled": False}
 #: The environment variable that marks the processes of a run on this machine with the client's PID.
 RUN_MARK = "COURSETOOLS_GRADE_RUN"
 
@@ -41,6 +47,9 @@ class GraderPlugin(WorkerPlugin):
 
     def setup(self, worker):  # on the worker, before its first task
         self.work = Path(worker.local_directory) / "coursetools"
+        for name in ("profile", "profile-cycle"):  # a cluster started elsewhere samples unless told not to
+            if name in worker.periodic_callbacks:
+                worker.periodic_callbacks[name].stop()
         self._lock, self._ready, self._problem = threading.Lock(), False, None
 
     def teardown(self, worker):
@@ -76,8 +85,8 @@ def run_task(bundle, task, options):
     launcher = plugin.prepare()
     shared = _kernel_folder()
     try:
-        return grade_submission(bundle, task, {**options, "sandbox": launcher, "kernel_folder": shared},
-                                work=plugin.work)
+        return grade_submission(bundle, task, {**options, "sandbox": launcher, "kernel_folder": shared,
+                                               "cache": str(plugin.work / "cache")}, work=plugin.work)
     finally:
         remove_tree(shared)
 
@@ -122,7 +131,7 @@ class DaskExecutor:
         import dask
 
         dask.config.set({"distributed.worker.daemon": False, "distributed.logging.distributed": "error",
-                         "distributed.admin.system-monitor.gil.enabled": False})
+                         **QUIET})
         self.cluster, self.folder = None, None
         try:
             if scheduler:

@@ -31,6 +31,7 @@ def grade_submission(bundle, task, options, work=None):
 
     task: {"student", "fingerprint", "files": {relative path: bytes}, "problems": [...]}.
     options: {"sandbox": the launcher's arguments or None, "kernel_folder": where kernels' sockets go,
+    "cache": a folder of the worker's for what it builds once (private gradebooks),
     "cell_timeout", "notebook_timeout", "max_output_bytes", "max_notebook_output_bytes"}.  work: the folder for the private course.
     A failure of the grader itself (not of the notebook) comes back as result["grader_error"].
     """
@@ -61,7 +62,7 @@ def _grade(bundle, task, options, course, result):
     assignment, student = bundle["assignment"], task["student"]
     (course / "nbgrader_config.py").write_text(bundle["config"])
     write_folder(bundle["files"], course / "source" / assignment)
-    private_gradebook(bundle["gradebook"], course / PRIVATE_DB, bundle["course_id"])
+    private_gradebook(bundle["gradebook"], course / PRIVATE_DB, bundle["course_id"], options.get("cache"))
     submitted = course / "submitted" / student / assignment
     submitted.mkdir(parents=True)
     write_folder(task["files"], submitted)
