@@ -6,6 +6,7 @@ that J_b1 scores 0 and the functions before it keep their marks) or a submission
 to hurt.  The class must be graded to the end, twice, with stock feedback and export working
 for everyone afterwards, nothing of an attack coming back, and nothing left behind.
 """
+import inspect
 import os
 import subprocess
 import sys
@@ -27,16 +28,22 @@ from coursetools.sample_class import CLASS, Case, write_submission
 NORMAL = next(c for c in CLASS["backprop"] if c.student == "full-solution")
 HIDDEN_CASE = "(6, 7, 37, 41)"  # a case of J_b1's hidden test, in source/ only
 
-DEEP = """import os
-for base in ('.', os.path.expanduser('~'), '/tmp'):
+def make_deep(base, depth=1500, bottom=None):
+    """depth nested folders under base, made through folder descriptors (deeper than a path can name)."""
     here = os.open(base, os.O_RDONLY)
-    for _ in range(1500):
-        os.mkdir('deepdeep', dir_fd=here)
-        inner = os.open('deepdeep', os.O_RDONLY, dir_fd=here)
+    for _ in range(depth):
+        os.mkdir("deepdeep", dir_fd=here)
+        inner = os.open("deepdeep", os.O_RDONLY, dir_fd=here)
         os.close(here)
         here = inner
+    if bottom:
+        os.close(os.open(bottom, os.O_WRONLY | os.O_CREAT, dir_fd=here))
     os.close(here)
-raise RuntimeError('made folders 1500 deep in the working folder, the home and /tmp')"""
+
+
+DEEP = ("import os\n" + inspect.getsource(make_deep) +
+        "for base in ('.', os.path.expanduser('~'), '/tmp'):\n    make_deep(base)\n"
+        "raise RuntimeError('made folders 1500 deep in the working folder, the home and /tmp')")
 
 FILL = """import os
 open('sparse.bin', 'wb').truncate(60 * 2 ** 20)
@@ -105,14 +112,7 @@ def strip_solution_metadata(folder):
 
 def deep_folders(folder):
     """1500 nested folders in the submission itself, deeper than a path can name, with a file at the bottom."""
-    here = os.open(folder, os.O_RDONLY)
-    for _ in range(1500):
-        os.mkdir("deepdeep", dir_fd=here)
-        inner = os.open("deepdeep", os.O_RDONLY, dir_fd=here)
-        os.close(here)
-        here = inner
-    os.close(os.open("bottom.txt", os.O_WRONLY | os.O_CREAT, dir_fd=here))
-    os.close(here)
+    make_deep(folder, bottom="bottom.txt")
 
 
 def escape_codes(folder):
