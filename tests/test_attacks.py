@@ -148,13 +148,20 @@ def tree_size(folder):
 @pytest.fixture(scope="module")
 def attacked(tmp_path_factory):
     course = copy_course(tmp_path_factory.mktemp("attacked"))
+    try:
+        yield grade_attacked(course, tmp_path_factory.mktemp("grader-tmp"))
+    finally:  # pytest's own clean-up of old temporary folders would recurse in it and fail a later session
+        remove_tree(course / "submitted" / "deep-folders-submitted")
+
+
+def grade_attacked(course, tmp):
+    """Write the class, grade it twice, write feedback and export; what each step gave."""
     release(course)
     write_submission(course, NORMAL)
     for case, *_ in ATTACKS:
         write_submission(course, case)
     for student, edits, damage, *_ in DAMAGED:
         damage(write_submission(course, Case(student, "backprop", edits)))
-    tmp = tmp_path_factory.mktemp("grader-tmp")
     env = {**os.environ, "PATH": PYTHON_PATH, "TMPDIR": str(tmp)}
     first = run_grader(course, *FAST, env=env, timeout=1200)
     second = run_grader(course, *FAST, env=env, timeout=300)
@@ -162,10 +169,9 @@ def attacked(tmp_path_factory):
     feedback = nbgrader(course, "generate_feedback", "backprop", "--force", check=False)
     feedback_seconds = time.monotonic() - feedback_started
     export = nbgrader(course, "export", "--to", str(course / "grades.csv"), check=False)
-    yield {"course": course, "first": first, "second": second, "feedback": feedback, "export": export,
-           "feedback_seconds": feedback_seconds, "tmp": tmp,
-           "scores": function_scores(course, find("backprop", course)), "journal": read_journal(course)}
-    remove_tree(course / "submitted" / "deep-folders-submitted")  # pytest's own clean-up would recurse in it
+    return {"course": course, "first": first, "second": second, "feedback": feedback, "export": export,
+            "feedback_seconds": feedback_seconds, "tmp": tmp,
+            "scores": function_scores(course, find("backprop", course)), "journal": read_journal(course)}
 
 
 def test_both_runs_grade_the_class_and_exit_0(attacked):
