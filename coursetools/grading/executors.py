@@ -60,6 +60,7 @@ class GraderPlugin(WorkerPlugin):
         with self._lock:
             if not self._ready:
                 self._ready = True
+                remove_stale_folders()  # of this host's grading processes that were killed
                 remove_tree(self.work)
                 self.work.mkdir(parents=True)
                 os.chmod(self.work, 0o755)
