@@ -1,16 +1,18 @@
 """Kernel launcher: run a kernel command inside a bubblewrap sandbox.
 
-    python coursetools/sandbox.py --private DIR [limits] -- python -m ipykernel_launcher -f FILE
+    python coursetools/sandbox.py --connection-file FILE [limits] -- python -m ipykernel_launcher -f FILE
 
-The working directory (nbgrader's copy of the submission, the kernel's scratch
-folder) and DIR (the connection file, the kernel's `ipc` sockets, its home) are
-the only places the kernel can write.  It sees the system's /usr, a few files
-of /etc and the Python installation read-only, a private /tmp of limited size,
-and nothing else of the machine: no network (its own network namespace; `ipc`
-sockets in DIR still reach the grader), no other processes (its own PID
-namespace), no course files, no gradebook, no home folder.  It runs as an
-unprivileged user id even when the grader runs as root, with limits on memory,
-CPU time, processes, file size and open files; where the grader may make a
+The kernel writes only into memory of its own that goes with the sandbox: its
+working folder is a tmpfs over nbgrader's folder (nbgrader's files bound into it
+read-only, the notebook left out: it holds the hidden tests), and /tmp, with its
+home, is another.  The folder of FILE (the connection file and the kernel's
+`ipc` sockets) is the only one it shares with the grader, who seals it once the
+kernel is ready.  It sees the system's /usr, a few files of /etc and the Python
+installation read-only, and nothing else of the machine: no network (its own
+network namespace; the `ipc` sockets still reach the grader), no other processes
+(its own PID namespace), no course files, no gradebook, no home folder.  It runs
+as an unprivileged user id even when the grader runs as root, with limits on
+memory, CPU time, processes, file size and open files; where the grader may make a
 memory cgroup (as root, on cgroup v1 or a delegated v2), also on the memory all
 the sandbox's processes keep together.
 

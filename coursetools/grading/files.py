@@ -65,15 +65,6 @@ def write_folder(files, top):
             handle.write(content)
 
 
-def digest_files(files):
-    """A fingerprint of {relative path: bytes}: names and contents."""
-    digest = hashlib.sha256()
-    for relative in sorted(files):
-        digest.update(relative.encode("utf-8", "surrogateescape") + b"\0")
-        digest.update(hashlib.sha256(files[relative]).digest())
-    return digest.hexdigest()
-
-
 def digest_folder(top):
     """A fingerprint of everything under top: names, link targets and contents (iterative, any depth)."""
     digest = hashlib.sha256()
