@@ -1,9 +1,14 @@
 """The heights assignment: its reference solution, its helper module and its checks."""
+import contextlib
+import io
 import json
+import re
 
+import nbformat
 import numpy as np
 import pytest
 from conftest import REPO
+from nbclient import NotebookClient
 from notebook_code import run_cells
 from scipy.optimize import minimize
 
@@ -139,3 +144,174 @@ def test_grader_judge_names_a_wrong_step():
         heights_checks.judge("steepest_step", case, [0.0, 0.0, 0.0, 0.0])
     with pytest.raises(CheckFailed, match="did not report 4 finite numbers"):
         heights_checks.judge("steepest_step", case, [0.0, 0.0])
+
+
+# --- issue 11: the data first, the contour window, the knobs, the notation --------------------
+
+LEARNER = REPO / "2-FittingDistribution.ipynb"
+#: Start points of the run: the notebook's, and the corner "Now play" invites, which climbs to sigma ~ 56 cm.
+STARTS = [(155.0, 6.0, 2000), (150.0, 2.0, 2000), (150.0, 2.0, 5000)]
+
+
+def cells_of(path):
+    return nbformat.read(path, as_version=4).cells
+
+
+def grade_id(cell):
+    return cell.metadata.get("nbgrader", {}).get("grade_id", "")
+
+
+def markdown_text(path):
+    return "\n".join(cell.source for cell in cells_of(path) if cell.cell_type == "markdown")
+
+
+def fitting_cell(path=SOURCE):
+    """The code cell that names the fit's knobs and takes the steps."""
+    found = [c for c in cells_of(path) if c.cell_type == "code" and "aggression = " in c.source]
+    assert len(found) == 1, "expected one fitting cell that sets aggression"
+    return found[0]
+
+
+def pixels_per_cm(ax):
+    """(pixels per cm of mu across, pixels per cm of sigma up) as drawn."""
+    ax.figure.canvas.draw()
+    (mu_low, mu_high), (sig_low, sig_high) = ax.get_xlim(), ax.get_ylim()
+    box = ax.get_window_extent()
+    return box.width / (mu_high - mu_low), box.height / (sig_high - sig_low)
+
+
+@pytest.mark.slow
+def test_learner_notebook_shows_the_data_before_the_first_exercise():
+    """Run the learner copy up to its first test cell: a figure comes out before the first exercise."""
+    notebook = nbformat.read(LEARNER, as_version=4)
+    first_test = next(i for i, c in enumerate(notebook.cells) if grade_id(c).startswith("test_"))
+    first_exercise = next(i for i, c in enumerate(notebook.cells) if c.metadata.get("nbgrader", {}).get("solution"))
+    assert first_exercise < first_test
+    notebook.cells = notebook.cells[:first_test]
+    NotebookClient(notebook, timeout=120, kernel_name="python3",
+                   resources={"metadata": {"path": str(REPO)}}).execute()
+    with_figures = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code"
+                    and any("image/png" in o.get("data", {}) for o in c.outputs)]
+    errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert errors == []
+    assert with_figures and with_figures[0] < first_exercise, (with_figures, first_exercise)
+
+
+def test_the_data_figure_shows_the_bars_with_their_units():
+    x, y = heights.heights_data()
+    ax = heights.draw_data(x, y).axes[0]
+    bars = ax.patches
+    assert len(bars) == len(x)
+    assert np.allclose([bar.get_width() for bar in bars], heights.BIN_WIDTH)
+    assert np.allclose([bar.get_height() for bar in bars], y)
+    assert "(cm)" in ax.get_xlabel() and "per cm" in ax.get_ylabel()
+    low, high = ax.get_xlim()
+    assert low <= x[y > 0].min() - heights.BIN_WIDTH / 2 and high >= x[y > 0].max() + heights.BIN_WIDTH / 2
+
+
+@pytest.mark.parametrize("mu, sig, aggression", STARTS)
+def test_contour_window_holds_the_whole_path_at_equal_scales(solution, mu, sig, aggression):
+    path = descend(solution, mu=mu, sig=sig, aggression=aggression)
+    ax = heights.contour(solution["f"], path).axes[0]
+    (mu_low, mu_high), (sig_low, sig_high) = ax.get_xlim(), ax.get_ylim()
+    assert mu_low < path[:, 0].min() and path[:, 0].max() < mu_high
+    assert sig_low < path[:, 1].min() and path[:, 1].max() < sig_high
+    # The margin: no point of the path within 1 cm of the frame.
+    assert min(path[:, 0].min() - mu_low, mu_high - path[:, 0].max(),
+               path[:, 1].min() - sig_low, sig_high - path[:, 1].max()) >= 1.0
+    # The spec's region stays in view, and a cm is as long across as up on the screen.
+    assert mu_low <= 150 and mu_high >= 200 and sig_low <= 2 and sig_high >= 35
+    assert ax.get_aspect() == 1.0
+    across, up = pixels_per_cm(ax)
+    assert across == pytest.approx(up, rel=1e-3)
+
+
+def test_from_the_corner_the_path_climbs_out_of_the_old_window(solution):
+    """(150, 2) is the start "Now play" suggests: its path leaves sigma < 35 cm, which the old window cut off."""
+    path = descend(solution, mu=150.0, sig=2.0)
+    assert path[:, 1].max() > 50
+
+
+def test_contour_window_of_a_run_that_blew_up():
+    """A path through sigma < 0, ending in NaN: the window holds its finite points and shades sigma <= 0."""
+    def gaussian(x, mu, sig):
+        return np.exp(-((x - mu) ** 2) / (2 * sig**2)) / (sig * np.sqrt(2 * np.pi))
+
+    path = np.array([[185.0, 1.0], [260.0, -1750.0], [np.nan, np.nan]])
+    (mu_low, mu_high), (sig_low, sig_high) = heights.contour_window(path)
+    assert mu_low < 185 and mu_high > 260 and sig_low < -1750 and sig_high >= 35
+    with np.errstate(all="raise"):
+        figure = heights.contour(gaussian, path)
+    assert "no Gaussian" in " ".join(text.get_text() for text in figure.legends[0].get_texts())
+
+
+@pytest.mark.parametrize("mu, sig, aggression", STARTS)
+def test_chi_squared_panel_shows_the_path_going_down(solution, mu, sig, aggression):
+    x, y = heights.heights_data()
+    path = descend(solution, mu=mu, sig=sig, aggression=aggression)
+    figure = heights.contour(solution["f"], path)
+    panel = figure.axes[1]
+    (line,) = panel.lines
+    want = [solution["chi2"](x, y, m, s) for m, s in path]
+    assert np.array_equal(line.get_xdata(), np.arange(len(path)))
+    assert line.get_ydata() == pytest.approx(want, rel=1e-12)
+    assert np.all(np.diff(line.get_ydata()) <= 0), "chi^2 rose on a step"
+    assert line.get_ydata()[-1] < line.get_ydata()[0] / 2
+    assert panel.get_yscale() == "log"
+    assert "step" in panel.get_xlabel() and "chi" in panel.get_ylabel()
+
+
+def test_fitting_cell_names_its_knobs_and_uses_them(solution):
+    """The start point, the aggression and the steps are variables of one cell, and "Now play" names them."""
+    source = fitting_cell().source
+    for knob in ("mu0, sig0 = 155, 6", "aggression = 2000", "steps = 50"):
+        assert knob in source
+    assert "steepest_step(x, y, mu, sig, aggression)" in source and "range(steps)" in source
+    play = next(c.source for c in cells_of(SOURCE) if c.source.startswith("## Now play"))
+    assert all(name in play for name in ("`mu0, sig0", "`aggression`", "`steps`"))
+    x, y = heights.heights_data()
+    for knobs, start in [("mu0, sig0 = 155, 6", (155, 6)), ("mu0, sig0 = 150, 2", (150, 2))]:
+        namespace = {**solution, "x": x, "y": y}
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            exec(source.replace("mu0, sig0 = 155, 6", knobs).replace("steps = 50", "steps = 7"), namespace)
+        assert namespace["path"].shape == (8, 2) and tuple(namespace["path"][0]) == start
+        assert "after 7 steps" in printed.getvalue()
+    assert np.array_equal(namespace["path"], descend(solution, steps=7, mu=150.0, sig=2.0))
+
+
+@pytest.mark.parametrize("path", [SOURCE, LEARNER], ids=["source", "learner"])
+def test_no_bare_bin_width_in_the_code(path):
+    code = "\n".join(c.source for c in cells_of(path) if c.cell_type == "code")
+    assert not re.search(r"(?<![\w.])2\.5(?![\d])", code)
+    assert "heights.BIN_WIDTH" in code
+
+
+def test_chi_squared_is_said_to_be_unweighted_once():
+    markdown = [c.source for c in cells_of(LEARNER) if c.cell_type == "markdown"]
+    assert sum("unweighted" in text for text in markdown) == 1
+
+
+def test_learner_derives_dfdsig_from_named_pieces():
+    """The pieces of d/dsig are named in the learner's notebook, but their values are not given."""
+    text = markdown_text(LEARNER)
+    for named in (r"\frac{\mathrm d A}{\mathrm d \sigma}", r"\frac{\partial u}{\partial \sigma}", r"f = A\, e^{u}"):
+        assert named in text
+    for given in (r"-\frac{A}{\sigma}", r"\sigma^2\sqrt{2\pi}", r"\sigma^3", "sig ** 3", r"\frac{f}{\sigma}"):
+        assert given not in text, f"the notebook gives away {given!r}"
+    (cell,) = [c for c in cells_of(LEARNER) if grade_id(c) == "dfdsig"]
+    assert "raise NotImplementedError()" in cell.source and "return" not in cell.source
+
+
+def test_notation_is_stated_once_and_the_step_follows_it(solution):
+    """J in code has the parameters' shape (2,); the step is -aggression J^T, checked against chi^2 itself."""
+    markdown = [c.source for c in cells_of(LEARNER) if c.cell_type == "markdown"]
+    assert sum("parameters' own shape" in text for text in markdown) == 1
+    assert any(r"-\,\text{aggression} \times \mathbf J^{\mathsf T}" in text for text in markdown)
+    x, y = heights.heights_data()
+    mu, sig, h = 170.0, 9.0, 1e-4
+    chi2 = solution["chi2"]
+    J = np.array([(chi2(x, y, mu + h, sig) - chi2(x, y, mu - h, sig)) / (2 * h),
+                  (chi2(x, y, mu, sig + h) - chi2(x, y, mu, sig - h)) / (2 * h)])
+    step = solution["steepest_step"](x, y, mu, sig, 2000)
+    assert step.shape == (2,)
+    assert step == pytest.approx(-2000 * J, rel=1e-6)

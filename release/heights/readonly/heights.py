@@ -7,6 +7,7 @@ Importing this module draws nothing and changes nothing.
 """
 import matplotlib.pyplot as plt
 from matplotlib.colors import LogNorm
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 
 #: Width of a histogram bin, in cm.
@@ -21,9 +22,16 @@ FREQUENCIES = (0.031, 0.013, 0.023, 0.064, 0.065, 0.126, 0.132, 0.127, 0.113,
 
 #: Where the pictures look: the bins outside this range are empty padding.
 VIEW = (140.0, 220.0)
-#: The region of the contour plot, in cm.
+#: The region the contour plot always shows, in cm; it grows to hold the whole path.
 MU_RANGE = (150.0, 200.0)
 SIG_RANGE = (2.0, 35.0)
+#: The margin around the path: this fraction of its larger extent, and at least MIN_MARGIN cm.
+MARGIN = 0.06
+MIN_MARGIN = 1.0
+#: The narrowest Gaussian the landscape is drawn for, in cm (a tenth of a bar); none for sigma <= 0.
+MIN_SIG = 0.25
+#: Points of the landscape's grid along the longer side of the window.
+GRID = 201
 
 # Okabe-Ito colours, distinguishable with every common colour-vision deficiency.
 BOTH_COLOUR = "#56B4E9"    # sky blue: data and model agree
@@ -46,6 +54,26 @@ def heights_data():
     start = round((DATA_EDGE - FIRST_EDGE) / BIN_WIDTH)
     y[start:start + len(FREQUENCIES)] = FREQUENCIES
     return x, y / (np.sum(y) * BIN_WIDTH)
+
+
+def draw_data(x, y):
+    """Draw the heights data as bars; returns the figure.
+
+    x: (N,), the bin centres in cm; y: (N,), the probability density of each
+    bin, per cm.  Each bar is BIN_WIDTH wide, so the bars' total area is the
+    sum of y times BIN_WIDTH.
+    """
+    figure, ax = plt.subplots(figsize=(7.5, 3.8), facecolor="white")
+    ax.bar(x, y, width=BIN_WIDTH, align="center", color=DATA_COLOUR, edgecolor="white", linewidth=0.6)
+    ax.set_xlim(*VIEW)
+    ax.set_xlabel("height $x$ (cm)")
+    ax.set_ylabel("probability density (per cm)")
+    ax.set_title(f"The heights data: bars {BIN_WIDTH:g} cm wide, total area "
+                 f"{float(np.sum(y)) * BIN_WIDTH:.3g}")
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+    figure.tight_layout()
+    return figure
 
 
 def chi_squared(f, x, y, mu, sig):
@@ -105,35 +133,119 @@ def chi_squared_grid(f, mus, sigs):
     return np.sum(residual * residual, axis=0)
 
 
-def contour(f, p):
-    """Draw the chi^2 landscape of the model f with the path p on it; returns the figure.
+def contour_window(path):
+    """The window of the landscape, ((mu_low, mu_high), (sig_low, sig_high)) in cm.
 
-    p: (steps, 2), one row (mu, sig) per point of the path, in cm, first to
-    last; one row (2,) draws a single point.  The landscape covers MU_RANGE by
-    SIG_RANGE; its colours are on a logarithmic scale, since chi^2 spans
-    orders of magnitude.
+    path: (steps, 2), rows (mu, sig).  The window holds MU_RANGE by SIG_RANGE
+    and every finite point of the path with a margin around it; it starts at
+    sigma = 0 unless the path goes below that.  Rows with NaN or infinity,
+    from a run that blew up, are left out.
     """
-    path = np.atleast_2d(np.asarray(p, dtype=float))
-    mus = np.linspace(*MU_RANGE, 201)
-    sigs = np.linspace(*SIG_RANGE, 166)
-    chi2 = chi_squared_grid(f, mus, sigs)
-    figure, ax = plt.subplots(figsize=(7.5, 5.2), facecolor="white")
-    levels = np.geomspace(np.min(chi2), np.max(chi2), 25)
-    filled = ax.contourf(mus, sigs, chi2, levels=levels, cmap="viridis",
-                         norm=LogNorm())
+    finite = path[np.all(np.isfinite(path), axis=1)]
+    low = np.array([MU_RANGE[0], SIG_RANGE[0]])
+    high = np.array([MU_RANGE[1], SIG_RANGE[1]])
+    if len(finite):
+        margin = max(MARGIN * float(np.max(np.ptp(finite, axis=0))), MIN_MARGIN)
+        low = np.minimum(low, finite.min(axis=0) - margin)
+        high = np.maximum(high, finite.max(axis=0) + margin)
+        if finite[:, 1].min() > 0:
+            low[1] = max(low[1], 0.0)
+    return (float(low[0]), float(high[0])), (float(low[1]), float(high[1]))
+
+
+def _grid(window):
+    """The grid of the landscape in window: mus (m,) and sigs (s,), equally spaced in cm both ways."""
+    (mu_low, mu_high), (sig_low, sig_high) = window
+    spacing = max(mu_high - mu_low, sig_high - sig_low) / (GRID - 1)
+    mus = np.linspace(mu_low, mu_high, max(2, round((mu_high - mu_low) / spacing) + 1))
+    sig_from = max(sig_low, MIN_SIG)
+    sigs = np.linspace(sig_from, sig_high, max(2, round((sig_high - sig_from) / spacing) + 1))
+    return mus, sigs
+
+
+def _levels(chi2):
+    """25 logarithmically spaced contour levels spanning the finite positive values of chi2 (any shape)."""
+    finite = chi2[np.isfinite(chi2) & (chi2 > 0)]
+    high = float(np.max(finite)) if finite.size else 1.0
+    low = max(float(np.min(finite)) if finite.size else high, high * 1e-12)
+    if high <= low * (1 + 1e-9):
+        low, high = low / 10, high * 10
+    return np.geomspace(low, high, 25)
+
+
+def path_chi_squared(f, path):
+    """chi^2 of the heights data at each row (mu, sig) of path (steps, 2); returns (steps,)."""
+    x, y = heights_data()
+    with np.errstate(all="ignore"):
+        return np.array([chi_squared(f, x, y, mu, sig) for mu, sig in path])
+
+
+def _draw_landscape(ax, f, path, window):
+    """Fill ax with the chi^2 landscape over window, the path (steps, 2) on top; returns the filled contours."""
+    mus, sigs = _grid(window)
+    with np.errstate(all="ignore"):
+        chi2 = np.ma.masked_invalid(chi_squared_grid(f, mus, sigs))
+    # Gaussians narrower than SIG_RANGE's lowest are spikes between the bar centres, whose huge
+    # chi^2 would take most of the colours: they get the top colour instead.
+    usual = chi2[sigs >= SIG_RANGE[0]] if np.any(sigs >= SIG_RANGE[0]) else chi2
+    levels = _levels(np.ma.filled(usual, np.nan))
+    filled = ax.contourf(mus, sigs, chi2, levels=levels, cmap="viridis", norm=LogNorm(), extend="both")
     ax.contour(mus, sigs, chi2, levels=levels[::2], colors="black", linewidths=0.5, alpha=0.45)
-    colourbar = figure.colorbar(filled, ax=ax, format="%.1e")
-    colourbar.set_label("$\\chi^2$ (per cm², logarithmic scale)")
+    (mu_low, mu_high), (sig_low, sig_high) = window
+    if sig_low < 0:
+        ax.axhspan(sig_low, 0, facecolor="0.85", edgecolor="0.55", hatch="//", linewidth=0,
+                   label="$\\sigma \\leq 0$: no Gaussian")
     ax.plot(path[:, 0], path[:, 1], color=PATH_COLOUR, linewidth=1.6, marker="o", markersize=3.5,
             markeredgecolor="black", markeredgewidth=0.5, label="steepest-descent path")
     ax.plot(*path[0], "o", color=PATH_COLOUR, markersize=8, markeredgecolor="black", label="start")
     ax.plot(*path[-1], "*", color=LAST_COLOUR, markersize=17, markeredgecolor="black",
             label=f"last: $\\mu$ = {path[-1, 0]:.2f} cm, $\\sigma$ = {path[-1, 1]:.2f} cm")
-    ax.set_xlim(*MU_RANGE)
-    ax.set_ylim(*SIG_RANGE)
+    ax.set_xlim(mu_low, mu_high)
+    ax.set_ylim(sig_low, sig_high)
+    ax.set_aspect("equal", adjustable="box")
     ax.set_xlabel("mean $\\mu$ (cm)")
     ax.set_ylabel("standard deviation $\\sigma$ (cm)")
-    ax.set_title(f"$\\chi^2$ landscape and {len(path) - 1} steps of steepest descent")
-    ax.legend(loc="upper right", fontsize="small", framealpha=0.9)
-    figure.tight_layout()
+    ax.set_title(f"$\\chi^2$ landscape and {len(path) - 1} steps of steepest descent\n"
+                 "(equal scales: 1 cm across is 1 cm up)", fontsize="medium")
+    return filled
+
+
+def _draw_chi_squared_per_step(ax, values):
+    """Plot chi^2 (steps,) against the step number in ax, on a log scale when every value is positive."""
+    ax.plot(np.arange(len(values)), values, color=LAST_COLOUR, marker="o", markersize=3.5, linewidth=1.4)
+    shown = values[np.isfinite(values)]
+    if shown.size and np.all(shown > 0):
+        ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("step")
+    ax.set_ylabel("$\\chi^2$ (per cm²)")
+    ax.set_title("$\\chi^2$ after each step" + (" (logarithmic scale)" if ax.get_yscale() == "log" else ""),
+                 fontsize="medium")
+    ax.grid(alpha=0.3, which="both")
+
+
+def contour(f, p):
+    """Draw the chi^2 landscape of the model f with the path p on it, and chi^2 per step; returns the figure.
+
+    p: (steps, 2), one row (mu, sig) per point of the path, in cm, first to
+    last; one row (2,) draws a single point.  The landscape covers MU_RANGE by
+    SIG_RANGE and the whole path with a margin (contour_window), with the
+    same scale in cm across and up, so that each step of steepest descent is
+    drawn perpendicular to the contours, as it is.  Its colours are on a
+    logarithmic scale, since chi^2 spans orders of magnitude.  The figure's
+    axes are: the landscape, chi^2 against the step number, the colour bar.
+    """
+    path = np.atleast_2d(np.asarray(p, dtype=float))
+    window = contour_window(path)
+    (mu_low, mu_high), (sig_low, sig_high) = window
+    tall = (sig_high - sig_low) / (mu_high - mu_low)
+    height = float(np.clip(6.4 * tall + 1.6, 4.4, 9.0))
+    figure, (ax, steps_ax) = plt.subplots(1, 2, figsize=(12.5, height), width_ratios=(2.1, 1),
+                                          layout="constrained", facecolor="white")
+    filled = _draw_landscape(ax, f, path, window)
+    _draw_chi_squared_per_step(steps_ax, path_chi_squared(f, path))
+    colourbar = figure.colorbar(filled, ax=ax, format="%.1e", shrink=0.9)
+    colourbar.set_label("$\\chi^2$ (per cm², logarithmic scale)")
+    figure.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=4,
+                  fontsize="small", framealpha=0.9)
     return figure
