@@ -161,7 +161,7 @@ def test_grader_rejects_reports_that_are_not_the_right_answer(reported, words):
         backprop_checks.judge("J_b3", backprop_checks.grader_cases(7)["J_b3"][0], reported)
 
 
-def test_print_answers_reports_one_json_line_with_failures_as_text(solution, capsys):
+def test_print_answers_reports_one_json_line_with_failures_and_their_mistake(solution, capsys):
     def stub(x, y):
         raise NotImplementedError()
 
@@ -172,4 +172,5 @@ def test_print_answers_reports_one_json_line_with_failures_as_text(solution, cap
     assert line.startswith(ANSWERS)
     report = json.loads(line[len(ANSWERS):])
     assert report["function"] == "J_b2" and len(report["answers"]) == len(cases)
-    assert all("NotImplementedError" in answer for answer in report["answers"])
+    assert all("NotImplementedError" in answer["message"] and answer["mistake"] == "J_b2/not-implemented"
+               for answer in report["answers"])

@@ -96,13 +96,15 @@ def checks_from(folder, module):
         sys.modules.update(saved)
 
 
-def cross_check(notebooks, got, judge):
+def cross_check(notebooks, got, mistakes):
     """Take back the points of every function whose own tests passed but whose answers are wrong.
 
     notebooks: {notebook: {"grades": {grade_id: [score, needs manual grade]}, ...}}, changed in place;
-    got: {function: [cases, answers]} from take_cells; judge(function, case, answer) raises
-    AssertionError for a wrong answer.  Returns the report's lines.
+    got: {function: [cases, answers]} from take_cells; mistakes: {function: diagnoses.mistake()} of
+    the functions whose answers the judge rejected.  Returns the report's problems.
     """
+    from coursetools.grading.diagnoses import problem
+
     reasons = {}
     for function, (cases, answers) in sorted(got.items()):
         cells = [(notebook, grade_id) for notebook, data in notebooks.items() for grade_id in data["grades"]
@@ -112,18 +114,13 @@ def cross_check(notebooks, got, judge):
         why = None
         if not isinstance(answers, list) or len(answers) != len(cases):
             why = "the cell that asks for them did not report back (the notebook stopped it, or changed it)"
-        else:
-            for case, answer in zip(cases, answers):
-                try:
-                    judge(function, case, answer)
-                except AssertionError as failed:
-                    lines = [line.strip() for line in str(failed).splitlines() if line.strip()]
-                    why = " ".join(lines[1:3] or lines)[:300]  # what was expected, what came back
-                    break
+        elif function in mistakes:
+            lines = [line.strip() for line in mistakes[function]["message"].splitlines()]
+            why = " ".join(lines[1:3] or lines)[:300]  # what was expected, what came back
         if why:
             for notebook, grade_id in cells:
                 notebooks[notebook]["grades"][grade_id][0] = 0.0
             reasons.setdefault(why, []).append(function)
-    return [f"{', '.join(functions)}: the tests passed in the notebook, but the grader's own call of "
-            f"{'it' if len(functions) == 1 else 'them'} failed ({why}): 0 points (tests tampered with?)"
-            for why, functions in reasons.items()]
+    return [problem("tampered", f"{', '.join(functions)}: the tests passed in the notebook, but the grader's own "
+                    f"call of {'it' if len(functions) == 1 else 'them'} failed ({why}): 0 points (tests tampered "
+                    "with?)") for why, functions in reasons.items()]

@@ -22,6 +22,7 @@ from traitlets import Bool, Dict, Integer, Unicode
 
 from coursetools import sandbox
 from coursetools.grading import answers
+from coursetools.grading.diagnoses import problem
 
 NOTEBOOK_TIMEOUT = 600
 MAX_OUTPUT_BYTES = 2 ** 20
@@ -94,7 +95,8 @@ class GuardedExecute(Execute):
         if cell.cell_type != "code" or not cell.source.strip():
             return cell, resources
         if self._stopped is None and time.monotonic() >= self._deadline:
-            self._stop(f"the notebook ran out of its {self.notebook_timeout} s", f"at {self._name(cell, index)}")
+            self._stop("notebook-timeout", f"the notebook ran out of its {self.notebook_timeout} s",
+                       f"at {self._name(cell, index)}")
         if self._stopped:
             cell.outputs = []
             self._error(cell, "NotRun", self._stopped)
@@ -104,11 +106,14 @@ class GuardedExecute(Execute):
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
-            self._stop("the kernel died" + self._exit_status(), f"in {self._name(cell, index)}")
+            status = self._exit_status()
+            kind = "out-of-memory" if status.startswith(" (out of memory") else "kernel-died"
+            self._stop(kind, "the kernel died" + status, f"in {self._name(cell, index)}")
             self._error(cell, "DeadKernelError", self._stopped)
             return cell, resources
         except CellTimeoutError:  # it timed out and an interrupt did not stop it
-            self._stop("the kernel did not stop when interrupted", f"after {self._name(cell, index)} timed out")
+            self._stop("kernel-unresponsive", "the kernel did not stop when interrupted",
+                       f"after {self._name(cell, index)} timed out")
             self._error(cell, "CellTimeoutError", self._stopped)
             return cell, resources
         finally:
@@ -116,14 +121,14 @@ class GuardedExecute(Execute):
         if self._flooded:
             cell.outputs = [o for o in cell.outputs if o.get("output_type") != "error"][:20]
             self._error(cell, "OutputLimitExceeded", self._flooded)
-            self._problems.append(f"{self._name(cell, index)} sent {self._flooded}")
+            self._problems.append(problem("output-limit", f"{self._name(cell, index)} sent {self._flooded}"))
             if self._flooded.endswith("in all its cells"):
-                self._stop("the notebook's output passed its limit", f"at {self._name(cell, index)}")
+                self._stop("output-limit", "the notebook's output passed its limit", f"at {self._name(cell, index)}")
         return cell, resources
 
-    def _stop(self, why, where):
+    def _stop(self, kind, why, where):
         self._stopped = why
-        self._problems.append(f"{why} {where}; later cells not run")
+        self._problems.append(problem(kind, f"{why} {where}; later cells not run"))
 
     def _exit_status(self):
         try:
@@ -146,12 +151,12 @@ class GuardedExecute(Execute):
         if content.get("status") != "error":
             return
         name, value = content.get("ename", ""), str(content.get("evalue", ""))
-        why = ("timed out" if name == "CellTimeoutError"
-               else "hit the memory limit (MemoryError)" if name == "MemoryError"
-               else f"hit the process limit ({name})" if "Resource temporarily unavailable" in value
-               else None)
-        if why:
-            self._problems.append(f"{self._name(kwargs['cell'], kwargs['cell_index'])} {why}")
+        kind, why = (("cell-timeout", "timed out") if name == "CellTimeoutError"
+                     else ("out-of-memory", "hit the memory limit (MemoryError)") if name == "MemoryError"
+                     else ("process-limit", f"hit the process limit ({name})")
+                     if "Resource temporarily unavailable" in value else (None, None))
+        if kind:
+            self._problems.append(problem(kind, f"{self._name(kwargs['cell'], kwargs['cell_index'])} {why}"))
 
     def process_message(self, msg, cell, cell_index):
         """Count every message's bytes against the limits; past them, keep nothing more and interrupt the cell."""

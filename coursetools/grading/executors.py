@@ -219,8 +219,10 @@ class DaskExecutor:
 
 def lost(assignment, task, why):
     """The result of a submission nobody could grade: 0 points, and why."""
+    from coursetools.grading.diagnoses import problem
+
     return {"assignment": assignment, "student": task["student"], "fingerprint": task["fingerprint"],
-            "timestamp": None, "notebooks": {}, "problems": [*task.get("problems", ()), why], "files": {},
-            "timings": {}, "seconds": 0.0}
+            "timestamp": None, "notebooks": {}, "problems": [*task.get("problems", ()), problem("worker-lost", why)],
+            "files": {}, "timings": {}, "seconds": 0.0, "mistakes": {}}
 
 

@@ -13,6 +13,7 @@ from coursetools import sandbox
 from coursetools.course import REPO, assignments
 from coursetools.grading import journal
 from coursetools.grading.assignment import bundle, ensure_path
+from coursetools.grading.diagnoses import problem
 from coursetools.grading.errors import GradingError
 from coursetools.grading.execute import NOTEBOOK_TIMEOUT
 from coursetools.grading.files import TooLarge, digest_folder, read_folder
@@ -105,9 +106,11 @@ def _tasks(pending):
         try:
             task["files"], left_out = read_folder(folder, MAX_SUBMISSION_FILES, MAX_SUBMISSION_BYTES)
             if left_out:
-                task["problems"].append("left out what is not a regular file: " + safe(", ".join(left_out)))
-        except TooLarge as problem:
-            task["problems"].append(f"the submission folder holds {problem}: not graded, 0 points")
+                task["problems"].append(problem("left-out-files", "left out what is not a regular file: "
+                                                + safe(", ".join(left_out))))
+        except TooLarge as too_large:
+            task["problems"].append(problem("too-large", f"the submission folder holds {too_large}: not graded, "
+                                                         "0 points"))
         yield name, task
 
 
@@ -126,7 +129,8 @@ def _write_all(root, gradebook, executor, bundles, pending, options, stream):
             journal.append(root, [record(result, *summary) for result, summary in zip(results, written)])
             for result, (score, maximum, problems) in zip(results, written):
                 progress.update(f"{result['assignment']}/{safe(result['student'], 80)}: {score:g}/{maximum:g} "
-                                f"in {result['seconds']:.1f} s" + (f"; {'; '.join(problems)}" if problems else ""))
+                                f"in {result['seconds']:.1f} s"
+                                + (f"; {'; '.join(p['text'] for p in problems)}" if problems else ""))
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted after {progress.done} of {len(pending)}; run again to grade the rest") \
             from None
@@ -136,10 +140,11 @@ def _write_all(root, gradebook, executor, bundles, pending, options, stream):
 
 
 def record(result, score, maximum, problems):
-    """The journal's line for a written result."""
+    """The journal's line for a written result: problems as texts, with their kinds beside them in faults."""
     return {"assignment": result["assignment"], "student": result["student"], "fingerprint": result["fingerprint"],
-            "score": score, "max_score": maximum, "problems": problems, "seconds": round(result["seconds"], 2),
-            **{f"{k}_seconds": round(v, 2) for k, v in result["timings"].items()}}
+            "score": score, "max_score": maximum, "problems": [p["text"] for p in problems],
+            "faults": [p["kind"] for p in problems], "mistakes": result.get("mistakes", {}),
+            "seconds": round(result["seconds"], 2), **{f"{k}_seconds": round(v, 2) for k, v in result["timings"].items()}}
 
 
 def report(root, names):

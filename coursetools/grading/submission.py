@@ -19,6 +19,7 @@ from pathlib import Path
 
 from coursetools import sandbox
 from coursetools.grading import answers
+from coursetools.grading.diagnoses import diagnose, problem
 from coursetools.grading.assignment import PRIVATE_DB, ensure_path, notebook_names, private_gradebook
 from coursetools.grading.files import read_folder, remove_tree, write_folder
 
@@ -38,7 +39,7 @@ def grade_submission(bundle, task, options, work=None):
     started = time.monotonic()
     result = {"assignment": bundle["assignment"], "student": task["student"], "fingerprint": task["fingerprint"],
               "timestamp": None, "notebooks": {}, "problems": list(task.get("problems", ())), "files": {},
-              "timings": {}}
+              "timings": {}, "mistakes": {}}
     course = Path(tempfile.mkdtemp(prefix="c", dir=work))
     saved_path = list(sys.path)
     try:
@@ -70,7 +71,8 @@ def _grade(bundle, task, options, course, result):
     present = [name for name in expected if (submitted / f"{name}.ipynb").is_file()]
     for name in sorted(set(expected) - set(present)):
         others = sorted(p.name for p in submitted.glob("*.ipynb"))
-        result["problems"].append(f"{name}.ipynb is missing" + (f" (found {', '.join(others)})" if others else ""))
+        result["problems"].append(problem("missing-notebook", f"{name}.ipynb is missing"
+                                          + (f" (found {', '.join(others)})" if others else "")))
     report = course / "execute-report.jsonl"
     if present:
         run = _autograde(bundle, task, options, course, report)
@@ -80,7 +82,7 @@ def _grade(bundle, task, options, course, result):
             for name, seconds in part["timings"].items():
                 result["timings"][name] = result["timings"].get(name, 0.0) + seconds
         if not run["success"]:
-            result["problems"].append(_first_error(run.get("log"), run.get("error")))
+            result["problems"].append(problem("broken-notebook", _first_error(run.get("log"), run.get("error"))))
     output = course / "autograded" / student / assignment
     with Gradebook(f"sqlite:///{course / PRIVATE_DB}") as gradebook:
         try:
@@ -101,7 +103,8 @@ def _grade(bundle, task, options, course, result):
         for part in executed:
             got.update(part["answers"])
         with answers.checks_from(course / "source" / assignment, bundle["checks"]["module"]) as checks:
-            result["problems"] += answers.cross_check(result["notebooks"], got, checks.judge)
+            result["mistakes"] = diagnose(got, checks.judge)
+        result["problems"] += answers.cross_check(result["notebooks"], got, result["mistakes"])
     if output.is_dir():
         files, _ = read_folder(output, MAX_RESULT_FILES, MAX_RESULT_BYTES)
         # Only what nbgrader wrote comes back: the assignment's notebooks and the submission's own files.

@@ -10,6 +10,7 @@ are committed, then the caller journals its submissions.
 import warnings
 from pathlib import Path
 
+from coursetools.grading.diagnoses import problem
 from coursetools.grading.errors import GradingError
 from coursetools.grading.files import remove_tree, write_folder
 from coursetools.grading.journal import safe
@@ -73,7 +74,7 @@ class Writer:
         self.session.close()
 
     def write(self, results):
-        """Write results in one transaction; return [(score, max_score, problems)] in their order.
+        """Write results in one transaction; return [(score, max_score, problems)] in their order (problems as diagnoses.problem()).
 
         The autograded notebooks are written first; the grades are committed after them; the caller
         journals the results after that.  A gradebook that refuses the batch is a GradingError, and
@@ -89,10 +90,10 @@ class Writer:
                 warnings.filterwarnings("ignore", message="Object of type .* not in session")
                 written = [self._write(result) for result in results]
             self.session.commit()
-        except Exception as problem:
+        except Exception as refused:
             self.session.rollback()
             raise GradingError(f"the gradebook refused the grades of {len(results)} submissions: "
-                               f"{safe(problem, 300)}") from problem
+                               f"{safe(refused, 300)}") from refused
         return written
 
     def _assignment(self, name):
@@ -162,7 +163,7 @@ class Writer:
                 comment.auto_comment = (got.get("comments") or {}).get(names[comment.cell_id])
             submitted.late_submission_penalty = got.get("late_penalty")
             if graded is None:
-                problems.append(f"{name}.ipynb not graded: 0 points")
+                problems.append(problem("not-graded", f"{name}.ipynb not graded: 0 points"))
             elif lost:
-                problems.append(f"{name}.ipynb lacks cells {', '.join(lost)}: 0 points for them")
-        return score, maximum, [safe(p) for p in problems]
+                problems.append(problem("missing-cells", f"{name}.ipynb lacks cells {', '.join(lost)}: 0 points for them"))
+        return score, maximum, problems
