@@ -1,11 +1,15 @@
-"""Helpers for 1-Backpropagation: the training data, the training loop and two pictures.
+"""Helpers for 1-Backpropagation: the training data, the training loop and the pictures.
 
 Shapes are written (rows, columns); N is the number of training examples,
 n1 and n2 the sizes of the two hidden layers.  Importing this module draws
 nothing and changes nothing.
 """
+import io
+import os
+import time
 from dataclasses import dataclass, field
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import Normalize
@@ -36,22 +40,42 @@ def training_data(N=100):
     return x, (y + 1) / 2
 
 
+#: About this many faint curves make the fan, whatever the number of steps.
+FAN_CURVES = 100
+#: The cost panel's range before training shows where the cost goes (it widens at the end if needed).
+COST_RANGE = (1e-4, 1.0)
+
+
 @dataclass
 class Training:
     """What plot_training did.
 
-    costs: (iterations + 1,), the cost before each step and, last, after the final one.
-    snapshots: the network's output a3, each (2, N), every `every` steps and at the end.
+    costs: (iterations + 1,), the cost before each step and, last, after the final step.
+    kept_step: the step whose network plot_training kept (the one with the lowest cost);
+        costs[kept_step] is its cost and `output` its drawing.
+    output: (2, N), what the kept network draws, a3.
+    snapshots: the network's output a3, each (2, N), at the steps in snapshot_steps.
+    snapshot_steps: 0, every, 2 every, ... and the last step.
     figure: the matplotlib figure it drew.
+    live: whether the figure was redrawn in the notebook while training ran.
     """
 
     costs: np.ndarray
+    kept_step: int
+    output: np.ndarray = field(repr=False)
     snapshots: list = field(repr=False)
+    snapshot_steps: list = field(repr=False)
     figure: object = field(repr=False)
+    live: bool = False
 
     @property
     def final_cost(self):
-        """The cost after the last step."""
+        """The cost of the network left in the namespace: the lowest cost seen."""
+        return float(self.costs[self.kept_step])
+
+    @property
+    def last_cost(self):
+        """The cost after the last (noisy) step, which may be a spike."""
         return float(self.costs[-1])
 
 
@@ -64,38 +88,76 @@ def _check_shape(name, jacobian, parameter):
         )
 
 
-def plot_training(x, y, iterations=10000, aggression=3.5, noise=1, *, network, random=None, every=100):
-    """Train the network by steepest descent on all N points, then draw what it learned.
+def fan_spacing(iterations):
+    """The steps between two curves of the fan: 100 for 10,000 steps, so about FAN_CURVES curves."""
+    return max(1, -(-iterations // FAN_CURVES))
+
+
+def plot_training(x, y, iterations=10000, aggression=3.5, noise=1, *, network, random=None, every=None,
+                  live=None):
+    """Train the network by steepest descent on all N points, drawing what it learns.
 
     x: (1, N) and y: (2, N), as from training_data().
     network: the namespace holding W1, W2, W3, b1, b2, b3, network_function,
         cost and the six functions J_W1 ... J_b3; in a notebook, pass globals().
-        The weights in it are updated, so training can be continued.
     Each step computes all six Jacobians at the current weights, multiplies
     each by its own random factor (1 + noise * xi), xi ~ N(0, 1), and moves
-    every parameter by -aggression times its Jacobian.
-    random: anything with a standard_normal() method, such as
+    every parameter by -aggression times its Jacobian.  A large factor now and
+    then throws the network off, so the cost of the last step may be a spike:
+    plot_training keeps the network with the lowest cost it saw (before any
+    step or after the last), leaves that one in `network` (so training can be
+    continued from it) and draws it as the final output.
+    random: anything with a standard_normal(size) method, such as
         np.random.default_rng(seed); a fresh generator when None.
-    every: draw the network's output every this many steps, as a faint curve.
+    every: the steps between two faint curves of the fan; by default about
+        FAN_CURVES curves, whatever the number of steps.
+    live: redraw the figure in the notebook while training runs: None (the
+        default) does so in a Jupyter kernel with the inline backend, unless the
+        notebook is being graded; False draws once, at the end.
 
-    Returns a Training with the cost history, the snapshots and the figure.
+    Returns a Training with the cost history, the kept step, the snapshots and the figure.
     """
     random = np.random.default_rng() if random is None else random
+    every = fan_spacing(iterations) if every is None else every
     costs = np.empty(iterations + 1)
-    snapshots = []
-    for step in range(iterations):
-        if step % every == 0:
-            snapshots.append(network["network_function"](x)[-1])
-        costs[step] = network["cost"](x, y)
-        jacobians = {name: network[JACOBIANS[name]](x, y) for name in PARAMETERS}
-        for name, jacobian in jacobians.items():
+    picture = TrainingPicture(y, iterations, every)
+    screen = LiveDisplay(picture) if (live_available() if live is None else live) else None
+    kept_step, kept = 0, None
+    try:
+        for step in range(iterations + 1):
+            costs[step] = network["cost"](x, y)
+            if kept is None or costs[step] < costs[kept_step]:
+                kept_step, kept = step, {name: network[name] for name in PARAMETERS}
+            if step % every == 0 or step == iterations:
+                picture.add_snapshot(step, network["network_function"](x)[-1])
+            if screen is not None:
+                screen.update(costs[:step + 1])
+            if step < iterations:
+                _step(x, y, network, aggression, noise * random.standard_normal(len(PARAMETERS)), check=step == 0)
+    except BaseException:
+        if screen is not None:  # its last frame stays on screen; pyplot must not show the figure again
+            plt.close(picture.figure)
+        raise
+    network.update(kept)  # the weights are rebound at every step, so these arrays are as they were
+    output = network["network_function"](x)[-1]
+    figure = picture.finish(costs, kept_step, output)
+    if screen is not None:
+        screen.close()
+    return Training(costs=costs, kept_step=kept_step, output=output, snapshots=picture.snapshots,
+                    snapshot_steps=picture.steps, figure=figure, live=screen is not None)
+
+
+def _step(x, y, network, aggression, noises, check):
+    """One step of steepest descent: every parameter moves by -aggression * (1 + noise) * its Jacobian.
+
+    noises: (6,), one noise * xi per parameter, in the order of PARAMETERS.
+    check: whether to check the Jacobians' shapes first (on the first step; they do not change).
+    """
+    jacobians = [network[JACOBIANS[name]](x, y) for name in PARAMETERS]
+    for name, jacobian, scaled_noise in zip(PARAMETERS, jacobians, noises):
+        if check:
             _check_shape(JACOBIANS[name], jacobian, network[name])
-            factor = 1 + noise * random.standard_normal()
-            network[name] = network[name] - aggression * factor * jacobian
-    costs[iterations] = network["cost"](x, y)
-    snapshots.append(network["network_function"](x)[-1])
-    figure = draw_training(y, snapshots, costs, every=every)
-    return Training(costs=costs, snapshots=snapshots, figure=figure)
+        network[name] = network[name] - aggression * (1 + scaled_noise) * jacobian
 
 
 def _closed(curve):
@@ -103,55 +165,201 @@ def _closed(curve):
     return np.hstack([curve, curve[:, :1]])
 
 
-def draw_training(y, snapshots, costs, every=None):
-    """Draw what training did: the curves on [0, 1]^2 at the left, the cost at the right.
+def _square_axes(ax, title):
+    """Square axes on [0, 1]^2, labelled with the two outputs."""
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("output 1: $a^{(3)}_{1,k}$ and $y_{1,k}$")
+    ax.set_ylabel("output 2: $a^{(3)}_{2,k}$ and $y_{2,k}$")
+    ax.set_title(title)
 
-    Left: the training curve, the fan of snapshots coloured from light (early)
-    to dark (late), and the final output.  Right: the cost at every step and its
-    running median, on a logarithmic scale.
-    y: (2, N); snapshots: list of (2, N), the last one the final output;
-    costs: the cost history; every: the steps between snapshots (inferred when None).
+
+class TrainingPicture:
+    """The training picture, built while training runs.
+
+    Left: the training curve y, a fan of the network's output every `every`
+    steps coloured light (early) to dark (late), and the kept output.  Right:
+    the cost at every step and its running median, on a logarithmic scale.
+    y: (2, N); iterations: the number of steps; every: the steps between two fan curves.
+    """
+
+    def __init__(self, y, iterations, every):
+        self.iterations, self.every = iterations, every
+        self.snapshots, self.steps, self.fan_lines = [], [], []
+        self._fan = plt.get_cmap(FAN_COLOURMAP)
+        self._shade = Normalize(0, max(1, iterations))
+        # Fixed margins rather than a layout engine: redrawing then costs half as much.
+        self.figure, (self.ax, self.cost_ax) = plt.subplots(
+            1, 2, figsize=(9.5, 4.8), width_ratios=(1, 1.1), facecolor="white",
+            gridspec_kw=dict(left=0.075, right=0.985, bottom=0.2, top=0.88, wspace=0.3))
+        ax, cost_ax = self.ax, self.cost_ax
+        ax.plot([], [], color=self._fan(0.75), linewidth=1.5, label=f"every {every} steps (darker: later)")
+        (self.training_line,) = ax.plot(*_closed(y), color=TRAINING_COLOUR, linewidth=4, alpha=0.85,
+                                        label="training curve $y$", zorder=3)
+        (self.output_line,) = ax.plot([], [], color=FINAL_COLOUR, linewidth=2.2, zorder=4,
+                                      label="output $a^{(3)}$: latest; at the end, the kept one")
+        _square_axes(ax, "What the network draws")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2, fontsize="small", frameon=False)
+        (self.cost_line,) = cost_ax.semilogy([], [], color=PROGRESS_COLOUR, linewidth=0.7, alpha=0.45,
+                                             label="cost at each step")
+        cost_ax.set_xlim(-0.02 * iterations, 1.03 * iterations + 1)
+        cost_ax.set_ylim(*COST_RANGE)
+        cost_ax.set_xlabel("training step")
+        cost_ax.set_ylabel("cost $C$ (mean squared distance, log scale)")
+        cost_ax.set_title("The cost while training")
+        cost_ax.grid(True, which="major", alpha=0.4)
+        self.figure.suptitle(f"Training: {iterations} steps of steepest descent")
+
+    def add_snapshot(self, step, output):
+        """Add the network's output at this step, (2, N), to the fan; returns its line."""
+        self.snapshots.append(output)
+        self.steps.append(step)
+        (line,) = self.ax.plot(*_closed(output), color=self._fan(0.3 + 0.7 * self._shade(step)), alpha=0.35,
+                               linewidth=1, zorder=2)
+        self.fan_lines.append(line)
+        return line
+
+    def show_costs(self, costs):
+        """Draw the cost curve up to the latest step; costs: (steps so far,)."""
+        self.cost_line.set_data(np.arange(costs.size), costs)
+
+    def finish(self, costs, kept_step, output):
+        """Complete the picture: the whole cost history (iterations + 1,), its median, the kept output (2, N)."""
+        fan, cost_ax = self._fan, self.cost_ax
+        self.show_costs(costs)
+        self.output_line.set_data(*_closed(output))
+        window = min(101, costs.size)
+        if window >= 3:
+            median = np.median(np.lib.stride_tricks.sliding_window_view(costs, window), axis=1)
+            cost_ax.semilogy(np.arange(window // 2, window // 2 + median.size), median, color=fan(0.95),
+                             linewidth=2, label=f"median of {window} steps")
+        cost_ax.plot([0], [costs[0]], "o", color=TRAINING_COLOUR, markersize=7,
+                     label=f"before training: {costs[0]:.3g}")
+        cost_ax.plot([kept_step], [costs[kept_step]], "o", color=FINAL_COLOUR, markersize=7,
+                     label=f"lowest, kept: {costs[kept_step]:.3g} (step {kept_step})")
+        cost_ax.set_ylim(min(COST_RANGE[0], costs.min() / 2), max(COST_RANGE[1], costs.max() * 1.5))
+        cost_ax.legend(loc="upper right", fontsize="small", framealpha=0.9)
+        self.figure.suptitle(f"{self.iterations} steps of steepest descent: cost {costs[0]:.3g} → "
+                             f"{costs[kept_step]:.3g} (lowest, kept)")
+        return self.figure
+
+
+def draw_training(y, snapshots, costs, every=None, kept_step=None):
+    """Draw what training did, after the fact: the curves on [0, 1]^2 at the left, the cost at the right.
+
+    y: (2, N); snapshots: list of (2, N), taken every `every` steps (inferred when
+    None), the last one at the end; costs: the cost history (iterations + 1,);
+    kept_step: the step whose output is drawn as the final one (the lowest cost when None).
     Returns the figure; its first axes are the square [0, 1]^2.
     """
     iterations = len(costs) - 1
     if every is None:
         every = max(1, round(iterations / max(1, len(snapshots) - 1)))
-    steps = [min(k * every, iterations) for k in range(len(snapshots) - 1)] + [iterations]
-    fan = plt.get_cmap(FAN_COLOURMAP)
-    shade = Normalize(0, max(1, iterations))
+    kept_step = int(np.argmin(costs)) if kept_step is None else kept_step
+    picture = TrainingPicture(y, iterations, every)
+    for n, snapshot in enumerate(snapshots):
+        picture.add_snapshot(min(n * every, iterations), snapshot)
+    nearest = min(range(len(snapshots)), key=lambda n: abs(picture.steps[n] - kept_step))
+    return picture.finish(np.asarray(costs), kept_step, snapshots[nearest])
 
-    figure, (ax, cost_ax) = plt.subplots(1, 2, figsize=(9.5, 4.8), width_ratios=(1, 1.1),
-                                         facecolor="white", layout="constrained")
-    for step, snapshot in zip(steps[:-1], snapshots[:-1]):
-        ax.plot(*_closed(snapshot), color=fan(0.3 + 0.7 * shade(step)), alpha=0.35, linewidth=1)
-    ax.plot([], [], color=fan(0.75), linewidth=1.5, label=f"every {every} steps (darker: later)")
-    ax.plot(*_closed(y), color=TRAINING_COLOUR, linewidth=4, alpha=0.85, label="training curve $y$")
-    ax.plot(*_closed(snapshots[-1]), color=FINAL_COLOUR, linewidth=2.2, label="final output $a^{(3)}$")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_aspect("equal")
-    ax.set_xlabel("first output $a^{(3)}_0$")
-    ax.set_ylabel("second output $a^{(3)}_1$")
-    ax.set_title("What the network draws")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2, fontsize="small", frameon=False)
 
-    cost_ax.semilogy(costs, color=PROGRESS_COLOUR, linewidth=0.7, alpha=0.45, label="cost at each step")
-    window = min(101, iterations + 1)
-    if window >= 3:
-        median = np.median(np.lib.stride_tricks.sliding_window_view(costs, window), axis=1)
-        cost_ax.semilogy(np.arange(window // 2, window // 2 + median.size), median, color=fan(0.95),
-                         linewidth=2, label=f"median of {window} steps")
-    cost_ax.plot([0], [costs[0]], "o", color=TRAINING_COLOUR, markersize=7, label=f"before training: {costs[0]:.3g}")
-    cost_ax.plot([iterations], [costs[-1]], "o", color=FINAL_COLOUR, markersize=7,
-                 label=f"after {iterations} steps: {costs[-1]:.3g}")
-    cost_ax.set_xlim(-0.02 * iterations, 1.03 * iterations + 1)
-    cost_ax.set_xlabel("training step")
-    cost_ax.set_ylabel("cost $C$ (mean squared distance, log scale)")
-    cost_ax.set_title("The cost while training")
-    cost_ax.grid(True, which="major", alpha=0.4)
-    cost_ax.legend(loc="upper right", fontsize="small", framealpha=0.9)
-    figure.suptitle(f"{iterations} steps of steepest descent: cost {costs[0]:.3g} → {costs[-1]:.3g}")
-    return figure
+def live_available():
+    """Whether figures can be redrawn in place: a Jupyter kernel with the inline backend, not being graded."""
+    if os.environ.get("NBGRADER_EXECUTION"):
+        return False
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return getattr(shell, "kernel", None) is not None and "inline" in matplotlib.get_backend()
+
+
+class LiveDisplay:
+    """Shows a TrainingPicture in the notebook and redraws it in place while training runs.
+
+    The figure is displayed once with a display id (IPython's display handle) and
+    each frame updates that output, in JupyterLab, Notebook 7 and other Jupyter
+    front ends.  A frame only adds what changed (the new fan curves, the cost
+    curve, the latest output) to the pixels of the last one, and is sent as a PNG.
+    interval: the fewest seconds between two frames.
+    share: the largest fraction of the time so far that drawing (the first frame
+        included) may take, so that the picture slows training down by about that
+        much at most; the finished figure is drawn once more at the end, as it
+        would be without live drawing.
+    handle: where frames go, an IPython DisplayHandle (a new one by default).
+    """
+
+    def __init__(self, picture, interval=0.25, share=0.12, handle=None):
+        from IPython.display import DisplayHandle
+
+        self.picture, self.interval, self.share = picture, interval, share
+        self.handle = DisplayHandle() if handle is None else handle
+        self.frames, self.drawing = 0, 0.0
+        self._drawn = 0  # fan curves already in the pixels
+        self._started = time.perf_counter()
+        self._last = -np.inf
+        canvas = picture.figure.canvas
+        picture.training_line.set_visible(False)  # drawn over the fan in every frame instead
+        canvas.draw()  # the whole figure once: the layout, the axes, the labels
+        self._fan_pixels = canvas.copy_from_bbox(picture.ax.bbox)
+        self._cost_pixels = canvas.copy_from_bbox(picture.cost_ax.bbox)
+        picture.training_line.set_visible(True)
+        picture.ax.draw_artist(picture.training_line)
+        self.handle.display(self._image(self._png()))
+        self.drawing = time.perf_counter() - self._started
+
+    def update(self, costs, force=False):
+        """Draw a frame if one is due; costs: (steps so far,).  Returns whether it drew."""
+        now = time.perf_counter()
+        due = now - self._last >= self.interval and self.drawing <= self.share * (now - self._started)
+        if not (due or force):
+            return False
+        self._frame(costs)
+        self._last = time.perf_counter()
+        self.drawing += self._last - now
+        return True
+
+    def _frame(self, costs):
+        picture, canvas = self.picture, self.picture.figure.canvas
+        canvas.restore_region(self._fan_pixels)
+        for line in picture.fan_lines[self._drawn:]:
+            picture.ax.draw_artist(line)
+        self._drawn = len(picture.fan_lines)
+        self._fan_pixels = canvas.copy_from_bbox(picture.ax.bbox)
+        picture.ax.draw_artist(picture.training_line)
+        if picture.snapshots:
+            picture.output_line.set_data(*_closed(picture.snapshots[-1]))
+            picture.ax.draw_artist(picture.output_line)
+        canvas.restore_region(self._cost_pixels)
+        picture.show_costs(costs)
+        picture.cost_ax.draw_artist(picture.cost_line)
+        self.handle.update(self._image(self._png()))
+        self.frames += 1
+
+    def _png(self, compress_level=1):
+        """The canvas's pixels as PNG bytes; level 1 compresses quickly, 6 (for the last frame) better."""
+        from PIL import Image as PILImage
+
+        canvas = self.picture.figure.canvas
+        buffer = io.BytesIO()
+        PILImage.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1).save(
+            buffer, format="png", compress_level=compress_level)
+        return buffer.getvalue()
+
+    @staticmethod
+    def _image(png):
+        from IPython.display import Image
+
+        return Image(data=png, format="png")
+
+    def close(self):
+        """Replace the last frame with the finished figure, drawn in full, and keep pyplot from showing it again."""
+        self.picture.figure.canvas.draw()
+        self.handle.update(self._image(self._png(compress_level=6)))
+        self.frames += 1
+        plt.close(self.picture.figure)
 
 
 def draw_network(sizes=(1, 6, 7, 2)):
@@ -172,10 +380,95 @@ def draw_network(sizes=(1, 6, 7, 2)):
         ax.scatter(*zip(*column), s=320, color=colour, edgecolor="black", zorder=2)
         role = "input" if layer == 0 else "output" if layer == len(sizes) - 1 else f"hidden layer {layer}"
         units = f"{sizes[layer]} unit{'s' * (sizes[layer] > 1)}"
-        ax.text(layer, -tallest / 2 - 0.15, f"{role}\n$a^{{({layer})}}$: {units}", ha="center", va="top")
+        what = "$a^{(0)} = x$, no σ" if layer == 0 else f"$a^{{({layer})}}$"
+        ax.text(layer, -tallest / 2 - 0.15, f"{role}\n{what}: {units}", ha="center", va="top")
     ax.set_xlim(-0.5, len(sizes) - 0.5)
     ax.set_ylim(-tallest / 2 - 1.3, tallest / 2 + 0.7)
     ax.axis("off")
-    ax.set_title("The network: every unit applies σ to a weighted sum of the layer before")
+    ax.set_title("The network: the input unit holds $x$; every other unit applies σ\n"
+                 "to a weighted sum of the layer before, plus its bias", fontsize="medium")
     figure.tight_layout()
     return figure
+
+
+def draw_curves(y, output):
+    """The target and the network's drawing side by side on [0, 1]^2, before any training.
+
+    y: (2, N), the training curve; output: (2, N), what the network draws, a3.
+    Dots mark every fifth example, the first (x = 0) ringed, to show where the curve starts.
+    Returns the figure.
+    """
+    figure, axes = plt.subplots(1, 2, figsize=(8.5, 4.4), facecolor="white", layout="constrained")
+    for ax, curve, colour, title in ((axes[0], y, TRAINING_COLOUR, "The target: the training curve $y$"),
+                                     (axes[1], output, FINAL_COLOUR, "What the untrained network draws, $a^{(3)}$")):
+        ax.plot(*_closed(curve), color=colour, linewidth=2.5)
+        ax.plot(*curve[:, ::5], "o", color=colour, markersize=4)
+        ax.plot(*curve[:, :1], "o", markersize=11, markerfacecolor="none", markeredgecolor="black",
+                label="the first example, $x = 0$")
+        _square_axes(ax, title)
+        ax.legend(loc="lower center", fontsize="small", frameon=False)
+    axes[1].plot(*_closed(y), color=TRAINING_COLOUR, linewidth=1, alpha=0.4, label="the target, for comparison")
+    axes[1].legend(loc="lower center", fontsize="small", frameon=False)
+    return figure
+
+
+@dataclass
+class RiseOverRun:
+    """One derivative checked by rise over run.
+
+    slope: (C(p + h) - C(p)) / h, the cost's change over the nudge of one entry of a parameter p.
+    entry: the same entry of the learner's Jacobian, or None when it could not be computed.
+    agree: whether the two agree within the tolerance.
+    """
+
+    slope: float
+    entry: float
+    agree: bool
+
+
+def rise_over_run(network, function, x, y, entry=(0, 0), h=1e-6, tolerance=1e-3):
+    """Nudge one entry of a parameter by h and compare the cost's rise over run with the learner's Jacobian.
+
+    network: the notebook's namespace (globals()), holding the parameters, cost and `function`.
+    function: the name of a Jacobian function, such as "J_b3"; its parameter is the name after "J_".
+    entry: (row, column) of the parameter to nudge; h: the nudge.
+    tolerance: they agree when |slope - entry| <= tolerance * max(|slope|, |entry|), so
+        to 0.1 % (the rise over run itself is off by about h times the second derivative).
+    Prints both numbers and the verdict, and returns a RiseOverRun.  The parameter is
+    put back as it was, and a function that is still a stub is reported, not raised.
+    While the notebook is graded (NBGRADER_EXECUTION set) it does nothing and returns None.
+    """
+    if os.environ.get("NBGRADER_EXECUTION"):  # a function that never returns must not hold up grading
+        print("Rise over run is skipped while the notebook is graded.")
+        return None
+    name = function[2:]
+    parameter = network[name]
+    before = network["cost"](x, y)
+    nudged = parameter.copy()
+    nudged[entry] += h
+    network[name] = nudged
+    try:
+        after = network["cost"](x, y)
+    finally:
+        network[name] = parameter
+    slope = float((after - before) / h)
+    where = f"{name}[{entry[0]}, {entry[1]}]"
+    print(f"rise over run, (C({where} + h) - C) / h: {slope:.6g}   (h = {h:g})")
+    try:
+        jacobian = np.asarray(network[function](x, y), dtype=float)
+        value = float(jacobian[entry])
+    except NotImplementedError:
+        print(f"your {function}: not written yet; write {function} first, then run this cell again.")
+        return RiseOverRun(slope, None, False)
+    except Exception as error:  # noqa: BLE001 -- anything a half-written function raises is reported
+        print(f"your {function}: raised {type(error).__name__}: {error}; its test cell says more.")
+        return RiseOverRun(slope, None, False)
+    finally:
+        network[name] = parameter
+    agree = bool(abs(slope - value) <= tolerance * max(abs(slope), abs(value)))
+    print(f"your {function}[{entry[0]}, {entry[1]}]:{' ' * (len(where) + 21 - len(function))}{value:.6g}")
+    if agree:
+        print(f"They agree to within {tolerance:.1%}.")
+    else:
+        print(f"They differ by more than {tolerance:.1%}: {function} is not the derivative yet.")
+    return RiseOverRun(slope, value, agree)

@@ -46,16 +46,18 @@ def test_training_data_is_the_heart_in_the_unit_square():
     assert y[1].min() == pytest.approx(0.075) and y[1].max() == pytest.approx(0.80, abs=3e-3)
 
 
-# With noise 1 a step can be scaled by up to ~4 and throw a trained network off:
-# of seeds 1 to 8, seed 2 fell from 2.5e-3 at step 5000 to 0.20 at the end.
-@pytest.mark.parametrize("seed", [1, 3, 4])
+# With noise 1 a step can be scaled by up to ~4 and throw a trained network off (seed 2 ends at
+# 0.16): plot_training keeps the lowest-cost network. Every seed of 0 to 19 is checked in
+# test_learner_backprop.py; here, the numbers of the picture for three.
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 4])
 def test_reference_solution_learns_the_curve_in_10000_steps(solution, seed):
     x, y = backprop.training_data()
     solution["reset_network"](random=np.random.default_rng(seed))
     training = backprop.plot_training(x, y, iterations=10000, aggression=7, noise=1,
                                       network=solution, random=np.random.default_rng(seed))
     assert 0.1 < training.costs[0] < 0.3
-    assert training.final_cost < 5e-3
+    assert training.final_cost < 3e-3
     assert len(training.snapshots) == 101
     assert training.figure.axes[0].get_xlim() == (0, 1)
 

@@ -22,8 +22,8 @@ from readonly.checking import (
     floats,
     installed,
     received,
+    recognise,
     relative_error,
-    scaled_match,
 )
 
 PARAMETERS = ("W1", "W2", "W3", "b1", "b2", "b3")
@@ -31,16 +31,17 @@ FD_STEP = 1e-6
 FD_TOLERANCE = 1e-5
 EXACT_TOLERANCE = 1e-12
 
-#: Likely causes of wrong values, per function, most common first.
+#: Likely causes of wrong values that match no known mistake, per function, most common first.
+#: They name the step to look at, never the code to write.
 CAUSES = {
     "J_b3": [
         "sigma(z3) where its derivative d_sigma(z3) is meant",
-        "the factor 2 or the sign of dC/da3 = 2 (a3 - y)",
+        "the factor 2 or the sign of dC/da3",
         "`@` where the element-wise product `*` is meant",
     ],
     "J_b2": [
-        "the step down a layer: (J.T @ W3).T, that is W3.T @ J",
-        "d_sigma of the wrong layer: layer 2 needs d_sigma(z2)",
+        "the step down a layer: J has one row per unit of layer 3, and W3 maps layer 2 to layer 3",
+        "d_sigma of the wrong layer: each layer's step uses its own z",
         "sigma where d_sigma is meant",
     ],
     "J_W1": [
@@ -56,6 +57,15 @@ CAUSES = {
 }
 CAUSES["J_W3"] = CAUSES["J_b3"]
 CAUSES["J_W2"] = CAUSES["J_b2"]
+#: Scalings of the right Jacobian that a known mistake gives: (mistake, factor, cause); N is the number of examples.
+SCALINGS = (
+    ("no-division-by-N", lambda N: N, "the division by the number of examples N is missing: C is a mean over them"),
+    ("divides-by-N-twice", lambda N: 1 / N,
+     "a division by the number of examples N too many: a mean over the examples already divides by N once"),
+    ("sign", lambda N: -1, "a sign: C grows as a3 moves away from y, so dC/da3 is positive where a3 > y"),
+    ("missing-factor-2", lambda N: 0.5, "the factor 2 that the derivative of a square brings down"),
+    ("missing-factor-minus-2", lambda N: -0.5, "the factor 2 of the square's derivative, and with it the sign"),
+)
 
 
 def _sigma(z):
@@ -95,21 +105,60 @@ def numerical_jacobian(params, name, x, y):
     return central_difference(lambda: cost(work, x, y), work[name], FD_STEP)
 
 
-def exact_jacobian(params, name, x, y):
-    """Complex-step derivatives of the cost with respect to params[name]."""
+def exact_jacobian(params, name, x, y, derivatives=None):
+    """Complex-step derivatives of the cost with respect to params[name].
+
+    derivatives: {layer: g}, layers ("1", "2", "3") whose activation should pass on g(z) where
+    its derivative sigma'(z) belongs: the Jacobian that a chain rule with that mistake gives
+    (a known mistake, to recognise; none by default).  A complex step through sigma(Re z) +
+    i Im(z) g(Re z) carries g, not sigma', down the chain.
+    """
     work = {key: value.astype(complex) for key, value in params.items()}
-    return complex_step(lambda: cost(work, x, y), work[name])
+    derivatives = derivatives or {}
+
+    def output():
+        a = x
+        for layer in "123":
+            z = work["W" + layer] @ a + work["b" + layer]
+            g = derivatives.get(layer)
+            a = _sigma(z) if g is None else _sigma(z.real) + 1j * z.imag * g(z.real)
+        return a
+
+    return complex_step(lambda: np.sum((output() - y) ** 2) / x.size, work[name])
+
+
+#: Layers each parameter's chain of derivatives passes through, from the output down.
+CHAIN = {"3": "3", "2": "32", "1": "321"}
+
+
+def _chain_mistakes(params, target, x, y):
+    """(mistake, Jacobian, cause) for each wrong derivative of sigma that a chain rule to target may use."""
+    layers = CHAIN[target[1]]
+    known = []
+    for layer in layers:
+        wrong = exact_jacobian(params, target, x, y, {layer: _sigma})
+        known.append(("sigma-for-d_sigma", wrong, f"sigma(z{layer}) where its derivative d_sigma(z{layer}) is meant"))
+    if len(layers) > 1:
+        everywhere = exact_jacobian(params, target, x, y, {layer: _sigma for layer in layers})
+        known.append(("sigma-for-d_sigma", everywhere, "sigma where its derivative d_sigma is meant"))
+    for layer in layers:
+        skipped = exact_jacobian(params, target, x, y, {layer: np.ones_like})
+        known.append(("skips-d_sigma", skipped, f"a skipped link of the chain: the factor d_sigma(z{layer})"))
+    return known
 
 
 def _shape_causes(name, shape, N):
+    """(causes, known_shapes) for a Jacobian of the wrong shape; see readonly.checking.floats."""
     rows = shape[0]
     if name.startswith("J_b"):
-        return [
-            f"keepdims=True dropped from the sum over examples (that gives shape ({rows},))",
-            f"the sum over the examples, axis=1, is missing (that leaves shape ({rows}, {N}))",
-            "a missing transpose, or `*` where `@` is meant",
-        ]
-    return ["a missing transpose, or `*` where `@` is meant", "the sizes 6 and 7 written into the code"]
+        known = {
+            (rows,): ("keepdims-dropped", f"keepdims=True dropped from the sum over examples (that gives shape ({rows},))"),
+            (rows, N): ("no-sum-over-examples",
+                        f"the sum over the examples, axis=1, is missing (that leaves one column per example)"),
+            (1, N): ("sum-over-wrong-axis", "a sum over the units (axis=0) where the sum over the examples (axis=1) is meant"),
+        }
+        return ["a missing transpose, or `*` where `@` is meant"], known
+    return ["a missing transpose, or `*` where `@` is meant", "the sizes 6 and 7 written into the code"], {}
 
 
 def _learner_jacobian(namespace, name, params, x, y):
@@ -133,26 +182,29 @@ def _learner_jacobian(namespace, name, params, x, y):
         return original_forward(a0)
 
     with installed(namespace, {**weights, "network_function": watched_forward}):
-        result = call(namespace.get(name), name, x, y)
+        result = call(namespace.get(name), name, x, y, sizes=_sizes(params, x))
         changed = not untouched()
     if perturbed or changed:
-        raise CheckFailed(failure(
+        raise failure(
             name, "a Jacobian that only reads W1 ... b3", "a function that changes the weights",
             ["finite differences (moving a weight and calling the network again) in place of the chain rule; "
-             "build J from one call of network_function(x)"],
-        ))
+             "build J from one call of network_function(x)"], "changes-the-weights")
     return result
 
 
-def _diagnose(name, got, want, N):
-    """Likely causes for got, the learner's entries, differing from want."""
-    if scaled_match(got, want, N, 1e-4):
-        return ["the division by the number of examples, x.size, is missing"]
-    if scaled_match(got, want, -1, 1e-4):
-        return ["a sign: dC/da3 = 2 (a3 - y)"]
-    if scaled_match(got, want, 0.5, 1e-4):
-        return ["the factor 2 of dC/da3 = 2 (a3 - y)"]
-    return CAUSES[name]
+def _sizes(params, x):
+    """{size: its name in the notebook} for the sizes of a case, where they tell each other apart."""
+    names = {x.shape[1]: "N", params["W1"].shape[0]: "n1", params["W2"].shape[0]: "n2", 2: "2", 1: "1"}
+    return names if len(names) == 5 else {}
+
+
+def _diagnose(name, got, params, x, y, reference):
+    """(mistake, [cause]) for got, the learner's entries, differing from reference (a list of floats)."""
+    N, target = x.shape[1], name[2:]
+    known = [(mistake, [factor(N) * r for r in reference], cause) for mistake, factor, cause in SCALINGS]
+    known += _chain_mistakes(params, target, x, y)
+    found = recognise(got, known)
+    return (found[0], [found[1]]) if found else ("unrecognised", CAUSES[name])
 
 
 def answer(namespace, name, case):
@@ -164,7 +216,8 @@ def answer(namespace, name, case):
     n1, n2, N, seed = case
     params, x, y = random_case(n1, n2, N, seed)
     shape = params[name[2:]].shape
-    return floats(_learner_jacobian(namespace, name, params, x, y), name, shape, _shape_causes(name, shape, N))
+    causes, known = _shape_causes(name, shape, N)
+    return floats(_learner_jacobian(namespace, name, params, x, y), name, shape, causes, known, _sizes(params, x))
 
 
 def judge(name, case, got):
@@ -181,18 +234,15 @@ def judge(name, case, got):
     reference = numerical_jacobian(params, target, x, y).ravel().tolist()
     error = relative_error(got, reference)
     if not error < FD_TOLERANCE:
-        raise CheckFailed(failure(
-            name, f"finite differences of the cost {where}, to a relative error below {FD_TOLERANCE:g}",
-            f"a relative error of {error:.3g}", _diagnose(name, got, reference, N),
-        ))
+        mistake, causes = _diagnose(name, got, params, x, y, reference)
+        raise failure(name, f"finite differences of the cost {where}, to a relative error below {FD_TOLERANCE:g}",
+                      f"a relative error of {error:.3g}", causes, mistake)
     exact = exact_jacobian(params, target, x, y).ravel().tolist()
     error = relative_error(got, exact)
     if not error < EXACT_TOLERANCE:
-        raise CheckFailed(failure(
-            name, f"the exact derivative {where}, to a relative error below {EXACT_TOLERANCE:g}",
-            f"a relative error of {error:.3g}: close, but only as close as a numerical approximation gets",
-            ["a numerical (finite-difference) Jacobian in place of the chain rule"],
-        ))
+        raise failure(name, f"the exact derivative {where}, to a relative error below {EXACT_TOLERANCE:g}",
+                      f"a relative error of {error:.3g}: close, but only as close as a numerical approximation gets",
+                      ["a numerical (finite-difference) Jacobian in place of the chain rule"], "numerical-approximation")
 
 
 def check_case(namespace, name, case):
@@ -213,4 +263,4 @@ def check(namespace, name, cases):
         for case in cases:
             check_case(namespace, name, case)
     except CheckFailed as failed:
-        raise CheckFailed(str(failed)) from None  # a short traceback: the test cell, then the message
+        raise CheckFailed(str(failed), failed.mistake) from None  # a short traceback: the test cell, then the message
