@@ -4,6 +4,7 @@ import io
 import json
 import re
 
+import matplotlib.pyplot as plt
 import nbformat
 import numpy as np
 import pytest
@@ -315,3 +316,30 @@ def test_notation_is_stated_once_and_the_step_follows_it(solution):
     step = solution["steepest_step"](x, y, mu, sig, 2000)
     assert step.shape == (2,)
     assert step == pytest.approx(-2000 * J, rel=1e-6)
+
+
+def test_explore_sliders_redraw_the_model_they_are_moved_to(monkeypatch):
+    """The optional widget: two sliders, starting where asked, that redraw histogram(f, [mu, sig]) on each change."""
+    drawn = []
+
+    def record(f, p):
+        drawn.append(tuple(p))
+        return plt.figure()
+
+    monkeypatch.setattr(heights, "histogram", record)
+    with contextlib.redirect_stdout(io.StringIO()):
+        widget = heights.explore(lambda x, mu, sig: 0 * x, mu=150, sig=2)
+        mu, sig = widget.children[0].children
+        assert (mu.value, sig.value) == (150, 2) and drawn == [(150, 2)]
+        assert "cm" in mu.description and "cm" in sig.description and not mu.continuous_update
+        mu.value = 180.5
+        sig.value = 7.5
+    assert drawn[-2:] == [(180.5, 2), (180.5, 7.5)]
+    assert plt.get_fignums() == [], "each redraw closes its figure"
+
+
+def test_explore_is_in_the_play_section_after_all_graded_work():
+    """The widget is never needed to pass: its cell comes after every graded cell."""
+    cells = cells_of(LEARNER)
+    (index,) = [i for i, c in enumerate(cells) if "heights.explore(" in c.source]
+    assert all(i < index for i, c in enumerate(cells) if grade_id(c))

@@ -125,6 +125,31 @@ def histogram(f, p):
     return figure
 
 
+def explore(f, mu=155.0, sig=6.0):
+    """Sliders for mu and sig that redraw histogram(f, [mu, sig]) when let go; returns the widget.
+
+    mu and sig (cm) are where the sliders start.  Needs ipywidgets, which
+    JupyterLab 4 and Notebook 7 show; it is imported here, so that importing
+    this module needs only NumPy and matplotlib.
+    """
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    def slider(value, low, high, label):
+        return widgets.FloatSlider(value=float(np.clip(value, low, high)), min=low, max=high, step=0.25,
+                                   description=label, continuous_update=False, readout_format=".2f",
+                                   layout=widgets.Layout(width="48%"))
+
+    sliders = {"mu": slider(mu, VIEW[0], VIEW[1], "μ (cm)"), "sig": slider(sig, 1.0, 40.0, "σ (cm)")}
+
+    def draw(mu, sig):
+        figure = histogram(f, [mu, sig])
+        display(figure)
+        plt.close(figure)
+
+    return widgets.VBox([widgets.HBox(list(sliders.values())), widgets.interactive_output(draw, sliders)])
+
+
 def chi_squared_grid(f, mus, sigs):
     """chi^2 of the heights data at every (mu, sig): for mus (m,) and sigs (s,), returns (s, m)."""
     x, y = heights_data()
