@@ -14,30 +14,58 @@ import importlib
 import io
 import json
 import math
+import re
 import signal
 import threading
 import warnings
+from pathlib import Path
 
 import numpy as np
 
 
 class CheckFailed(AssertionError):
-    """A learner's function gave a wrong answer; the message says why."""
+    """A learner's function gave a wrong answer; the message says why.
+
+    mistake: a stable identifier of the cause the check recognised, "<function>/<cause>"
+    (for example "J_b3/sigma-for-d_sigma"), or "<function>/unrecognised".  The grader records it,
+    and the class report counts it; the learner reads the message.
+    """
+
+    def __init__(self, message, mistake="unrecognised"):
+        super().__init__(message)
+        self.mistake = mistake
 
 
-def failure(name, expected, got, causes=()):
-    """Build the message of a failed check.
+def failure(name, expected, got, causes=(), mistake="unrecognised"):
+    """A CheckFailed for name, the learner's function, whose message a learner reads first.
 
-    name: the learner's function; expected, got: short descriptions;
-    causes: sentences naming the likely mistakes, most likely first.
+    expected, got: short descriptions; causes: sentences naming the likely mistakes, most likely
+    first; mistake: the identifier of the recognised cause, without the function's name.
     """
     lines = [f"{name} is not right yet.", f"  expected: {expected}", f"  got:      {got}"]
     if causes:
-        lines.append("  likely causes:")
+        lines.append("  likely causes:" if len(causes) > 1 else "  likely cause:")
         lines.extend(f"    - {cause}" for cause in causes)
-    return "\n".join(lines)
+    return CheckFailed("\n".join(lines), f"{name}/{mistake}")
 
 
+def recognise(got, known, tolerance=None):
+    """The first (mistake, cause) of known whose form got matches, or None.
+
+    got: the learner's entries (a list of floats); known: (mistake, form, cause) triples, each
+    form the entries that mistake gives (an array or list).  A match is a relative error below
+    tolerance (default MATCH_TOLERANCE): far looser than a right answer must be, far tighter than
+    two different mistakes come to each other.
+    """
+    tolerance = MATCH_TOLERANCE if tolerance is None else tolerance
+    for mistake, form, cause in known:
+        if relative_error(got, np.ravel(form).tolist()) < tolerance:
+            return mistake, cause
+    return None
+
+
+#: Relative error within which a wrong answer is taken to be a known mistake (see `recognise`).
+MATCH_TOLERANCE = 1e-4
 #: Seconds one call of a learner's function may take before the check gives up on it.
 TIME_LIMIT = 5
 
@@ -65,66 +93,140 @@ def _time_limit(seconds):
         signal.signal(signal.SIGALRM, previous)
 
 
-def call(function, name, *args):
+_SHAPE = re.compile(r"\((\d+)\s*,\s*(\d+)\)")
+_MISMATCH = ("could not be broadcast", "matmul: Input operand", "not aligned", "reshape", "shapes")
+
+
+def named_shapes(text, sizes):
+    """text with each shape (a, b) followed by its names, as in "(20, 7) = (N, n2)".
+
+    sizes: {number: name}, the notebook's names for the sizes of this case (for example
+    {20: "N", 6: "n1", 7: "n2"}); a shape is named only when both of its numbers are known.
+    """
+    def name(match):
+        a, b = int(match.group(1)), int(match.group(2))
+        if a in sizes and b in sizes and (sizes[a], sizes[b]) != (str(a), str(b)):
+            return f"({a}, {b}) = ({sizes[a]}, {sizes[b]})"
+        return match.group(0)
+
+    return _SHAPE.sub(name, text) if sizes else text
+
+
+def learner_line(error, function):
+    """"line L of your cell: <code>" for the last line of the learner's own code that error passed through.
+
+    The learner's code is the function and anything else defined in a notebook cell: a frame
+    whose file is not a module of a package (readonly's, NumPy's, Python's).  None if there is none.
+    """
+    import traceback
+
+    library = (str(Path(__file__).resolve().parent), str(Path(np.__file__).resolve().parent.parent),
+               str(Path(contextlib.__file__).resolve().parent))
+    ours = [frame for frame in traceback.extract_tb(error.__traceback__)
+            if not str(Path(frame.filename).resolve()).startswith(library)
+            or frame.filename == function.__code__.co_filename]
+    if not ours:
+        return None
+    frame = ours[-1]
+    code = (frame.line or "").strip()
+    return f"line {frame.lineno} of your cell" + (f": {code}" if code else "")
+
+
+def call(function, name, *args, sizes=None):
     """Call a learner's function and return its result.
 
     Warnings and anything written to stderr are silenced, because output on
     stderr makes nbgrader give a test cell no points, even when the answer is
     right. The call may take TIME_LIMIT seconds. Any exception the function
-    raises becomes a CheckFailed that names it.
+    raises becomes a CheckFailed that names it, shows the learner's line it came
+    from and, for shape errors, names the shapes with sizes ({number: name}).
     """
     if not callable(function):
-        raise CheckFailed(f"{name} is not defined as a function: run the cell that defines it, and check it for errors.")
+        raise CheckFailed(f"{name} is not defined as a function: run the cell that defines it, and check it for "
+                          "errors.", f"{name}/not-defined")
     with warnings.catch_warnings(), np.errstate(all="ignore"), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
         try:
             with _time_limit(TIME_LIMIT):
                 return function(*args)
         except _OutOfTime:
-            raise CheckFailed(f"{name} did not return within {TIME_LIMIT} s: look for an endless loop.") from None
+            raise CheckFailed(f"{name} did not return within {TIME_LIMIT} s: look for an endless loop.",
+                              f"{name}/endless-loop") from None
         except NotImplementedError:
             raise CheckFailed(
                 f"{name} still raises NotImplementedError: replace the line "
-                "`raise NotImplementedError()` with your code, then run its cell again."
+                "`raise NotImplementedError()` with your code, then run its cell again.", f"{name}/not-implemented"
             ) from None
         except CheckFailed:
             raise
         except Exception as error:  # the learner's bug, reported as a failed check
-            raise CheckFailed(f"{name} raised {type(error).__name__}: {error}") from None
+            raise _raised(error, function, name, sizes) from None
 
 
-def floats(value, name, shape, shape_causes=()):
+def _raised(error, function, name, sizes):
+    """The CheckFailed for error, raised by the learner's function."""
+    text = str(error)
+    shapes = isinstance(error, ValueError) and any(word in text for word in _MISMATCH)
+    lines = [f"{name} raised {type(error).__name__}: {named_shapes(text, sizes or {}) if shapes else text}"]
+    where = learner_line(error, function)
+    if where:
+        lines.append(f"  at {where}")
+    if shapes:
+        lines.append("  the shapes of the arrays in that line do not fit together: write the shape of each "
+                     "factor beside it, " + ", ".join(f"{v} = {k}" for k, v in (sizes or {}).items()))
+        return CheckFailed("\n".join(lines), f"{name}/shapes-do-not-fit")
+    return CheckFailed("\n".join(lines), f"{name}/raises-{type(error).__name__}")
+
+
+def floats(value, name, shape, shape_causes=(), known_shapes=None, sizes=None):
     """Check that value is a finite real NumPy array of the given shape.
 
     Returns its entries, in C order, as a list of Python floats.
-    shape_causes: likely causes to print when the shape is wrong.
+    shape_causes: likely causes to print when the shape is wrong; known_shapes: {shape: (mistake,
+    cause)} for wrong shapes that a known mistake gives; sizes: {number: name} to name shapes.
     """
+    if value is None:
+        raise failure(name, f"a NumPy array of shape {shape}", "None",
+                      ["the `return` line is missing, or returns nothing"], "missing-return")
     if not isinstance(value, np.ndarray):
-        raise CheckFailed(failure(
+        raise failure(
             name, f"a NumPy array of shape {shape}", f"a {type(value).__name__}",
-            ["a Python list, number or other object was returned where np.array(...) or a NumPy expression is needed"],
-        ))
+            ["a Python list, number or other object was returned where np.array(...) or a NumPy expression is "
+             "needed"], "not-an-array")
     plain = np.asarray(value)  # a view of any ndarray subclass as a plain array
     if plain.shape != tuple(shape):
-        raise CheckFailed(failure(name, f"an array of shape {tuple(shape)}", f"shape {plain.shape}", shape_causes))
+        mistake, causes = "wrong-shape", list(shape_causes)
+        if known_shapes and plain.shape in known_shapes:
+            mistake, cause = known_shapes[plain.shape]
+            causes = [cause]
+        raise failure(name, f"an array of shape {named_shapes(str(tuple(shape)), sizes or {})}",
+                      f"shape {named_shapes(str(plain.shape), sizes or {})}", causes, mistake)
     if plain.dtype.kind not in "biuf":
-        raise CheckFailed(failure(name, "real numbers", f"an array of dtype {plain.dtype}"))
+        raise failure(name, "real numbers", f"an array of dtype {plain.dtype}", (), "not-real")
     entries = [float(v) for v in np.ndarray.tolist(plain.ravel())]
     if not all(math.isfinite(v) for v in entries):
-        raise CheckFailed(failure(
+        raise failure(
             name, "finite numbers", "NaN or infinite entries",
-            ["a division by zero, or an overflowing exponential; use the given sigma and d_sigma"],
-        ))
+            ["a division by zero, or an overflowing exponential"], "not-finite")
     return entries
 
 
 def received(got, size, name):
-    """got, an answer that crossed from a notebook's kernel as JSON, as a list of size floats."""
-    if isinstance(got, str):  # the kernel's side of the check failed: its message
-        raise CheckFailed(got)
+    """got, an answer that crossed from a notebook's kernel as JSON, as a list of size floats.
+
+    A failure on the kernel's side crosses as {"message": ..., "mistake": ...} (or, from older
+    checks, as its message alone) and is raised again.
+    """
+    if isinstance(got, str):
+        raise CheckFailed(got, f"{name}/unrecognised")
+    if isinstance(got, dict) and isinstance(got.get("message"), str):
+        mistake = got.get("mistake")
+        valid = isinstance(mistake, str) and mistake.startswith(f"{name}/") and len(mistake) < 100
+        raise CheckFailed(got["message"], mistake if valid else f"{name}/unrecognised")
     if not isinstance(got, list) or len(got) != size or not all(
             type(v) in (int, float) and math.isfinite(v) for v in got):
-        raise CheckFailed(f"{name}: the notebook did not report {size} finite numbers for the grader's call")
+        raise CheckFailed(f"{name}: the notebook did not report {size} finite numbers for the grader's call",
+                          f"{name}/no-answer")
     return [float(v) for v in got]
 
 
@@ -145,7 +247,7 @@ def print_answers(namespace, module, name, cases):
         try:
             results.append(checks.answer(namespace, name, case))
         except CheckFailed as failed:
-            results.append(str(failed))
+            results.append({"message": str(failed), "mistake": failed.mistake})
     print(ANSWERS + json.dumps({"function": name, "answers": results}))
 
 
@@ -162,36 +264,39 @@ def scaled_match(got, want, factor, tolerance):
 
 
 def central_difference(function, array, step):
-    """Derivative of the scalar function() with respect to each entry of array.
+    """Derivative of function() with respect to each entry of array, by central differences.
 
-    function reads array; each entry is moved by +step and -step in place and
-    put back.  Returns an array of array's shape.
+    function reads array and returns a number or an array; each entry of array is moved by
+    +step and -step in place and put back.  Returns an array of shape
+    array.shape + the shape of function().  Its error is of order step**2 times the third
+    derivative, plus rounding of order 1e-16 / step: about 1e-10 relative for the steps used here.
     """
-    gradient = np.zeros(array.shape)
+    rows = []
     for index in np.ndindex(array.shape):
         original = array[index]
         array[index] = original + step
-        above = function()
+        above = np.asarray(function())
         array[index] = original - step
-        below = function()
+        below = np.asarray(function())
         array[index] = original
-        gradient[index] = (above - below) / (2 * step)
-    return gradient
+        rows.append((above - below) / (2 * step))
+    return np.array(rows).reshape(array.shape + np.shape(rows[0]))
 
 
 def complex_step(function, array, step=1e-30):
     """Derivative of the real-analytic function() with respect to each entry of a complex array.
 
+    function reads array and returns a number or an array; shape as central_difference's.
     Exact to rounding error (no subtraction of nearby values), which makes it an
     independent reference that a finite-difference approximation cannot match.
     """
-    gradient = np.zeros(array.shape)
+    rows = []
     for index in np.ndindex(array.shape):
         original = array[index]
         array[index] = original + 1j * step
-        gradient[index] = function().imag / step
+        rows.append(np.imag(function()) / step)
         array[index] = original
-    return gradient
+    return np.array(rows).reshape(array.shape + np.shape(rows[0]))
 
 
 @contextlib.contextmanager
@@ -212,3 +317,17 @@ def installed(namespace, values):
                 namespace.pop(name, None)
             else:
                 namespace[name] = value
+
+
+def run_test(namespace, module, name, cases, message=None):
+    """What a test cell does: check namespace[name] on cases, then print message (if any).
+
+    module: the checks module, as "readonly.backprop_checks".  This module and that one are
+    imported afresh first, so that what ran before in the notebook does not change the verdict.
+    A failure is raised as the checks module's CheckFailed, its message first.
+    """
+    importlib.reload(importlib.import_module(__name__))
+    checks = importlib.reload(importlib.import_module(module))
+    checks.check(namespace, name, cases)
+    if message:
+        print(message)

@@ -24,12 +24,14 @@ import numpy as np
 from readonly.checking import (
     CheckFailed,
     call,
+    central_difference,
+    complex_step,
     failure,
     floats,
     installed,
     received,
+    recognise,
     relative_error,
-    scaled_match,
 )
 
 FUNCTIONS = ("dfdmu", "dfdsig", "steepest_step")
@@ -37,29 +39,35 @@ FUNCTIONS = ("dfdmu", "dfdsig", "steepest_step")
 FD_STEP = 1e-5
 #: Relative error allowed against a finite-difference reference.
 TOLERANCE = 1e-6
-#: Random (mu, sig) are drawn from the region the notebook's contour plot shows.
+#: Relative error allowed against the exact (complex-step) references: a chain-rule
+#: answer is far inside it, a finite-difference approximation outside.
+EXACT_TOLERANCE = 1e-12
+#: The checks draw random (mu, sig) from this region (cm): heights of people, narrow to wide.
 MU_RANGE = (150.0, 200.0)
 SIG_RANGE = (2.0, 35.0)
 
-#: Likely causes of wrong values, per function, most common first.
+#: Likely causes of wrong values that match no known mistake, per function, most common first.
+#: They name the step to look at, never the code to write.
 CAUSES = {
     "dfdmu": [
-        "the power of sig in the factor: differentiate the exponent -(x - mu)**2 / (2 sig**2) in mu",
-        "a sign: by the chain rule, the derivative of (x - mu)**2 in mu is -2 (x - mu)",
+        "the power of sig in the factor: differentiate the exponent u in mu",
+        "a sign: by the chain rule, the derivative of (x - mu)**2 in mu brings a minus sign",
         "f itself written into `factor`: the given return line already multiplies by f(x, mu, sig)",
     ],
     "dfdsig": [
-        "a dropped term: sig appears twice in f, in the prefactor 1/sig and in the exponent; "
+        "a dropped term: sig appears twice in f, in the prefactor A and in the exponent u; "
         "by the product rule each gives a term",
         "the power of sig in one of the terms",
         "a sign of one of the two terms",
     ],
     "steepest_step": [
-        "the second entry of the Jacobian is dchi2/dsig, the dot product of -2 (y - f) with dfdsig(x, mu, sig)",
+        "the second entry of the Jacobian is dchi2/dsig: the chain rule through f, as the given first entry "
+        "does it for mu",
         "dfdmu where dfdsig is meant",
-        "the factor -2 from the derivative of the square",
+        "the factor that the derivative of the square (y - f)**2 brings down",
     ],
 }
+NUMERICAL = "a numerical (finite-difference) derivative in place of the one worked out by hand"
 
 
 def gaussian(x, mu, sig):
@@ -67,64 +75,26 @@ def gaussian(x, mu, sig):
     return np.exp(-(x - mu) ** 2 / (2 * sig ** 2)) / (sig * np.sqrt(2 * np.pi))
 
 
-def fd_dfdmu(x, mu, sig):
-    """Central finite difference of gaussian in mu; shape of x."""
-    h = FD_STEP * sig
-    return (gaussian(x, mu + h, sig) - gaussian(x, mu - h, sig)) / (2 * h)
-
-
-def fd_dfdsig(x, mu, sig):
-    """Central finite difference of gaussian in sig; shape of x."""
-    h = FD_STEP * sig
-    return (gaussian(x, mu, sig + h) - gaussian(x, mu, sig - h)) / (2 * h)
-
-
-REFERENCES = {"dfdmu": fd_dfdmu, "dfdsig": fd_dfdsig}
-
-#: Relative error allowed against the exact (complex-step) references: a chain-rule
-#: answer is far inside it, a finite-difference approximation outside.
-EXACT_TOLERANCE = 1e-12
-COMPLEX_STEP = 1e-30
-
-
-def exact_dfdmu(x, mu, sig):
-    """The derivative of gaussian in mu by a complex step: exact to rounding; shape of x."""
-    return gaussian(x, mu + 1j * COMPLEX_STEP, sig).imag / COMPLEX_STEP
-
-
-def exact_dfdsig(x, mu, sig):
-    """The derivative of gaussian in sig by a complex step: exact to rounding; shape of x."""
-    return gaussian(x, mu, sig + 1j * COMPLEX_STEP).imag / COMPLEX_STEP
-
-
-EXACT = {"dfdmu": exact_dfdmu, "dfdsig": exact_dfdsig}
-
-
-def exact_gradient(x, y, mu, sig):
-    """[dchi2/dmu, dchi2/dsig] by complex steps: exact to rounding; shape (2,)."""
-    def chi2(mu, sig):
-        residual = y - gaussian(x, mu, sig)
-        return residual @ residual
-
-    return np.array([chi2(mu + 1j * COMPLEX_STEP, sig).imag, chi2(mu, sig + 1j * COMPLEX_STEP).imag]) / COMPLEX_STEP
-
-
-NUMERICAL = "a numerical (finite-difference) derivative in place of the one worked out by hand"
-
-
 def chi_squared(x, y, mu, sig):
-    """|y - gaussian(x, mu, sig)|^2, summed over the N entries of x and y (each (N,))."""
+    """|y - gaussian(x, mu, sig)|^2, summed over the N entries of x and y (each (N,)); works on complex mu, sig."""
     residual = y - gaussian(x, mu, sig)
-    return float(residual @ residual)
+    return residual @ residual
 
 
-def fd_gradient(x, y, mu, sig):
-    """[dchi2/dmu, dchi2/dsig] by central finite differences; shape (2,)."""
-    h = FD_STEP * sig
-    return np.array([
-        (chi_squared(x, y, mu + h, sig) - chi_squared(x, y, mu - h, sig)) / (2 * h),
-        (chi_squared(x, y, mu, sig + h) - chi_squared(x, y, mu, sig - h)) / (2 * h),
-    ])
+def numerical(function, mu, sig):
+    """[d/dmu, d/dsig] of function(mu, sig) by central differences (steps FD_STEP * sig); shape (2,) + its shape."""
+    p = np.array([mu, sig], dtype=float)
+    return central_difference(lambda: function(*p), p, FD_STEP * sig)
+
+
+def exact(function, mu, sig):
+    """[d/dmu, d/dsig] of function(mu, sig) by complex steps: exact to rounding; shape (2,) + its shape."""
+    p = np.array([mu, sig], dtype=complex)
+    return complex_step(lambda: function(*p), p)
+
+
+#: Which row of numerical() and exact() each derivative is.
+ROW = {"dfdmu": 0, "dfdsig": 1}
 
 
 def random_point(N, seed):
@@ -157,37 +127,42 @@ def _where(mu, sig, N):
     return f"at mu = {mu:.2f}, sig = {sig:.2f} and {N} random x"
 
 
-def _derivative_causes(name, got, want, x, mu, sig):
-    """Likely causes for got, the learner's entries, differing from want, the reference.
+def _derivative_mistakes(name, want, x, mu, sig):
+    """(mistake, form, cause) of the wrong derivatives a learner writes, for recognise().
 
-    Mistakes are recognised by how far got is from the finite-difference
-    reference, so no analytic derivative is written in this module.
+    Each form is built from want, the finite-difference reference, and f, so no analytic
+    derivative is written in this module.
     """
     f = gaussian(x, mu, sig)
     reference = np.array(want)
     if name == "dfdmu":
-        known = [
-            (-reference, "a sign: by the chain rule, the derivative of (x - mu)**2 in mu is -2 (x - mu)"),
-            (reference * sig, "the power of sig: the factor has one power of sig too few"),
-            (reference / sig, "the power of sig: the factor has one power of sig too many"),
-            (reference * f, "f itself written into `factor`: the given return line already multiplies by f"),
+        return [
+            ("sign", -reference, "a sign: the derivative of (x - mu)**2 in mu brings a minus sign, and the exponent "
+             "has one of its own"),
+            ("power-of-sig-too-few", reference * sig, "the power of sig: the factor has one power of sig too few"),
+            ("power-of-sig-too-many", reference / sig, "the power of sig: the factor has one power of sig too many"),
+            ("f-in-factor", reference * f, "f itself written into `factor`: the given return line already multiplies "
+             "by f"),
         ]
-    else:
-        exponent_term = reference + f / sig  # the term the exponent of f contributes
-        known = [
-            (exponent_term, "a dropped term: the prefactor 1/sig of f contributes a term -f/sig"),
-            (-f / sig, "a dropped term: the exponent of f depends on sig too, and contributes a term"),
-            (reference + 2 * f / sig, "a sign: the prefactor 1/sig of f contributes -f/sig"),
-            (-reference, "both signs are flipped"),
-            (exponent_term * sig - f / sig, "the power of sig in the exponent's term: one power too few"),
-            (exponent_term / sig - f / sig, "the power of sig in the exponent's term: one power too many"),
-            (exponent_term - f / sig ** 2, "the power of sig in the prefactor's term: the derivative of 1/sig is -1/sig**2, times sig from f"),
-            (fd_dfdmu(x, mu, sig), "the derivative with respect to mu where sig is meant"),
-        ]
-    for form, cause in known:
-        if relative_error(got, form.tolist()) < 1e-4:
-            return [cause]
-    return CAUSES[name]
+    exponent_term = reference + f / sig  # the term the exponent of f contributes
+    return [
+        ("drops-the-prefactor-term", exponent_term, "a dropped term: the prefactor A depends on sig too, and by the "
+         "product rule contributes a term of its own"),
+        ("drops-the-exponent-term", -f / sig, "a dropped term: the exponent u depends on sig too, and contributes a "
+         "term"),
+        ("sign-of-the-prefactor-term", reference + 2 * f / sig, "a sign: A shrinks as sig grows, so dA/dsig is "
+         "negative"),
+        ("both-signs", -reference, "both signs are flipped"),
+        ("f-omitted", reference / f, "f is missing: both terms keep the factor f (A e^u) that they multiply"),
+        ("power-in-the-exponent-term-too-few", exponent_term * sig - f / sig,
+         "the power of sig in the exponent's term: one power too few"),
+        ("power-in-the-exponent-term-too-many", exponent_term / sig - f / sig,
+         "the power of sig in the exponent's term: one power too many"),
+        ("power-in-the-prefactor-term", exponent_term - f / sig ** 2,
+         "the power of sig in the prefactor's term: differentiate A = 1 / (sig sqrt(2 pi)) in sig again"),
+        ("mu-for-sig", numerical(lambda m, s: gaussian(x, m, s), mu, sig)[0],
+         "the derivative with respect to mu where sig is meant"),
+    ]
 
 
 def answer_derivative(namespace, name, case):
@@ -195,15 +170,15 @@ def answer_derivative(namespace, name, case):
     N, seed = case
     x, mu, sig = random_point(N, seed)
     with installed(namespace, {"f": gaussian}):
-        result = call(namespace.get(name), name, x.copy(), mu, sig)
+        result = call(namespace.get(name), name, x.copy(), mu, sig, sizes={N: "N"})
     shape_causes = [
         "a sum over the points: the derivative has one entry per x, like f itself",
         "`@` (a dot product, one number) where `*` (entry by entry) is meant",
     ]
     if isinstance(result, (int, float, np.number)):
-        raise CheckFailed(failure(name, f"an array of shape ({N},), one entry per x", "a single number",
-                                  shape_causes))
-    return floats(result, name, (N,), shape_causes)
+        raise failure(name, f"an array of shape ({N},), one entry per x", "a single number", shape_causes,
+                      "a-single-number")
+    return floats(result, name, (N,), shape_causes, {(): ("a-single-number", shape_causes[0])}, {N: "N"})
 
 
 def judge_derivative(name, case, got):
@@ -211,55 +186,63 @@ def judge_derivative(name, case, got):
     N, seed = case
     x, mu, sig = random_point(N, seed)
     got = received(got, N, name)
-    want = REFERENCES[name](x, mu, sig).tolist()
+    model = lambda m, s: gaussian(x, m, s)  # noqa: E731
+    want = numerical(model, mu, sig)[ROW[name]].tolist()
     error = relative_error(got, want)
     if not error < TOLERANCE:
-        causes = _derivative_causes(name, got, want, x, mu, sig)
-        raise CheckFailed(failure(
-            name, f"finite differences of f {_where(mu, sig, N)}, to a relative error below {TOLERANCE:g}",
-            f"a relative error of {error:.3g}", causes,
-        ))
-    error = relative_error(got, EXACT[name](x, mu, sig).tolist())
+        found = recognise(got, _derivative_mistakes(name, want, x, mu, sig))
+        mistake, causes = (found[0], [found[1]]) if found else ("unrecognised", CAUSES[name])
+        raise failure(name, f"finite differences of f {_where(mu, sig, N)}, to a relative error below {TOLERANCE:g}",
+                      f"a relative error of {error:.3g}", causes, mistake)
+    error = relative_error(got, exact(model, mu, sig)[ROW[name]].tolist())
     if not error < EXACT_TOLERANCE:
-        raise CheckFailed(failure(
-            name, f"the exact derivative {_where(mu, sig, N)}, to a relative error below {EXACT_TOLERANCE:g}",
-            f"a relative error of {error:.3g}: close, but only as close as a numerical approximation gets",
-            [NUMERICAL],
-        ))
+        raise failure(name, f"the exact derivative {_where(mu, sig, N)}, to a relative error below "
+                      f"{EXACT_TOLERANCE:g}", f"a relative error of {error:.3g}: close, but only as close as a "
+                      "numerical approximation gets", [NUMERICAL], "numerical-approximation")
+
+
+def _exact_derivatives():
+    """dfdmu and dfdsig by complex steps, bound in the notebook while steepest_step is checked."""
+    def dfdmu(x, mu, sig):
+        return exact(lambda m, s: gaussian(x, m, s), mu, sig)[0]
+
+    def dfdsig(x, mu, sig):
+        return exact(lambda m, s: gaussian(x, m, s), mu, sig)[1]
+
+    return {"dfdmu": dfdmu, "dfdsig": dfdsig}
 
 
 def _learner_step(namespace, x, y, mu, sig, aggression):
     """namespace["steepest_step"](x, y, mu, sig, aggression) with our f, dfdmu and dfdsig bound."""
-    ours = {"f": gaussian, "dfdmu": exact_dfdmu, "dfdsig": exact_dfdsig}
-    with installed(namespace, ours):
+    with installed(namespace, {"f": gaussian, **_exact_derivatives()}):
         try:
-            return call(namespace.get("steepest_step"), "steepest_step", x.copy(), y.copy(), mu, sig, aggression)
+            return call(namespace.get("steepest_step"), "steepest_step", x.copy(), y.copy(), mu, sig, aggression,
+                        sizes={len(x): "N", 2: "2"})
         except CheckFailed as error:
             if "sequence" in str(error) or "inhomogeneous" in str(error):
-                raise CheckFailed(failure(
+                raise failure(
                     "steepest_step", "two numbers, dchi2/dmu and dchi2/dsig, to put in J",
-                    f"an error building J: {str(error).split(': ', 1)[-1]}",
-                    ["`*` where `@` is meant: -2 (y - f) * dfdsig(...) is an array of one entry per bar, "
-                     "while the dot product -2 (y - f) @ dfdsig(...) sums over the bars to one number"],
-                )) from None
+                    f"an error building J: {str(error).splitlines()[0].split(': ', 1)[-1]}",
+                    ["`*` where `@` is meant: an entry-by-entry product leaves one number per bar, where the "
+                     "derivative of chi^2 sums over the bars to one number"], "elementwise-for-dot") from None
             raise
 
 
-def _step_causes(got, want):
-    """Likely causes for a step got, (2,), differing from want, both lists of floats."""
-    if relative_error(got[:1], want[:1]) >= TOLERANCE:
-        return ["the first entry of J is given: put back the given line for dchi2/dmu"]
-    second = got[1]
-    candidates = [
-        (-want[1], "a sign: dchi2/dsig = -2 (y - f) @ dfdsig(x, mu, sig)"),
-        (want[1] / 2, "the factor 2: the derivative of the square (y - f)**2 is -2 (y - f) times df"),
-        (want[0], "dfdmu where dfdsig is meant: the second entry is the derivative with respect to sig"),
-        (0.0, "the second entry is zero: compute dchi2/dsig"),
+def _step_mistakes(want, N):
+    """(mistake, form, cause) of the wrong steps a learner writes, for recognise(); want is the right step."""
+    first = want[0]
+    return [
+        ("sign", [first, -want[1]], "a sign of dchi2/dsig: the derivative of (y - f)**2 in sig is minus twice "
+         "(y - f) times df/dsig"),
+        ("missing-factor-2", [first, want[1] / 2], "the factor 2 that the derivative of the square (y - f)**2 "
+         "brings down"),
+        ("missing-factor-minus-2", [first, -want[1] / 2], "the factor -2 that the derivative of the square "
+         "(y - f)**2 brings down, sign and all"),
+        ("mean-for-sum", [first, want[1] / N], "a mean over the bars where chi^2 is their sum"),
+        ("dfdmu-for-dfdsig", [first, first], "dfdmu where dfdsig is meant: the second entry is the derivative with "
+         "respect to sig"),
+        ("second-entry-zero", [first, 0.0], "the second entry is zero: compute dchi2/dsig"),
     ]
-    for value, cause in candidates:
-        if abs(second - value) <= 1e-4 * max(abs(value), abs(want[1]), 1e-300):
-            return [cause]
-    return CAUSES["steepest_step"]
 
 
 def answer_step(namespace, case):
@@ -268,11 +251,11 @@ def answer_step(namespace, case):
     x, y, mu, sig = random_bumps(N, seed)
     got = []
     for factor in (aggression, 2 * aggression):
-        got += floats(_learner_step(namespace, x, y, mu, sig, factor), "steepest_step", (2,), [
-            "`*` where `@` is meant in the Jacobian: each entry must be one number, a dot product over "
-            f"the bars, not an array of {N} (that gives shape (2, {N}))",
-            "J built with more or other entries than [dchi2/dmu, dchi2/dsig]",
-        ])
+        elementwise = ("`*` where `@` is meant in the Jacobian: each entry must be one number, summed over "
+                       f"the bars, not an array of {N}")
+        got += floats(_learner_step(namespace, x, y, mu, sig, factor), "steepest_step", (2,),
+                      [elementwise, "J built with more or other entries than [dchi2/dmu, dchi2/dsig]"],
+                      {(2, N): ("elementwise-for-dot", elementwise)}, {N: "N", 2: "2"})
     return got
 
 
@@ -285,30 +268,32 @@ def judge_step(case, got):
     N, seed, aggression = case
     x, y, mu, sig = random_bumps(N, seed)
     both = received(got, 4, "steepest_step")
-    gradient = fd_gradient(x, y, mu, sig)
-    exact = exact_gradient(x, y, mu, sig)
+    model = lambda m, s: chi_squared(x, y, m, s)  # noqa: E731
+    gradient, exact_gradient = numerical(model, mu, sig), exact(model, mu, sig)
     where = f"for data of {N} bins with random bumps, at mu = {mu:.2f}, sig = {sig:.2f}"
     for factor, got in ((aggression, both[:2]), (2 * aggression, both[2:])):
         want = (-factor * gradient).tolist()
         scale = max(abs(w) for w in want)
         errors = [abs(g - w) / max(abs(w), 1e-3 * scale) for g, w in zip(got, want)]
         if not max(errors) < 1e-5:
-            if factor != aggression and scaled_match(got, want, 0.5, 1e-4):
-                causes = ["the step does not grow with the aggression: return -aggression * J"]
-            else:
-                causes = _step_causes(got, want)
-            raise CheckFailed(failure(
-                "steepest_step",
-                f"-aggression * J = [{want[0]:.6g}, {want[1]:.6g}] with aggression {factor:g} {where}",
-                f"[{got[0]:.6g}, {got[1]:.6g}]", causes,
-            ))
-        error = relative_error(got, (-factor * exact).tolist())
+            raise failure("steepest_step",
+                          f"-aggression * J = [{want[0]:.6g}, {want[1]:.6g}] with aggression {factor:g} {where}",
+                          f"[{got[0]:.6g}, {got[1]:.6g}]", *_step_diagnosis(got, want, both, factor, aggression, N))
+        error = relative_error(got, (-factor * exact_gradient).tolist())
         if not error < EXACT_TOLERANCE:
-            raise CheckFailed(failure(
-                "steepest_step", f"the exact step {where}, to a relative error below {EXACT_TOLERANCE:g}",
-                f"a relative error of {error:.3g}: close, but only as close as a numerical approximation gets",
-                [NUMERICAL + ": dchi2/dsig is -2 (y - f) @ dfdsig(x, mu, sig)"],
-            ))
+            raise failure("steepest_step", f"the exact step {where}, to a relative error below {EXACT_TOLERANCE:g}",
+                          f"a relative error of {error:.3g}: close, but only as close as a numerical "
+                          "approximation gets", [NUMERICAL + " for dchi2/dsig"], "numerical-approximation")
+
+
+def _step_diagnosis(got, want, both, factor, aggression, N):
+    """([cause], mistake) for a wrong step got, (2,), where want was right."""
+    if factor != aggression and recognise(got, [("", both[:2], "")]):
+        return ["the step does not grow with the aggression: the step is -aggression times J"], "ignores-aggression"
+    if relative_error(got[:1], want[:1]) >= TOLERANCE:
+        return ["the first entry of J is given: put back the given line for dchi2/dmu"], "first-entry-changed"
+    found = recognise(got, _step_mistakes(want, N))
+    return ([found[1]], found[0]) if found else (CAUSES["steepest_step"], "unrecognised")
 
 
 def answer(namespace, name, case):
@@ -346,4 +331,4 @@ def check(namespace, name, cases):
         for case in cases:
             judge(name, case, answer(namespace, name, case))
     except CheckFailed as failed:
-        raise CheckFailed(str(failed)) from None  # a short traceback: the test cell, then the message
+        raise CheckFailed(str(failed), failed.mistake) from None  # a short traceback: the test cell, then the message
