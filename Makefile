@@ -67,9 +67,15 @@ grade: $(BIN)/.installed bubblewrap  ## grade every collected submission, sandbo
 		$(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(if $(JOBS),--jobs $(JOBS)) \
 		$(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(DB),--db $(DB)) $(GRADE_FLAGS)
 
+report: $(BIN)/.installed  ## what the class got wrong: reports/<assignment>/index.html and CSVs from the gradebook (ASSIGNMENT=name, DB=url)
+	$(BIN)/python -m coursetools report $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(if $(DB),--db $(DB))
+
+bench-report: $(BIN)/.installed  ## make report on a synthetic class of 100,000 submissions (SUBMISSIONS=n)
+	$(BIN)/python benchmarks/report.py $(if $(SUBMISSIONS),--submissions $(SUBMISSIONS))
+
 bench-grade: $(BIN)/.installed bubblewrap  ## stock nbgrader autograde vs make grade on a synthetic class
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/grade.py
 
 bench-cluster: $(BIN)/.installed bubblewrap postgres  ## grade --jobs 2 vs a 2-worker Dask cluster into PostgreSQL, the writer's capacity (SUBMISSIONS, WRITES, BENCH_JSON=path)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/cluster.py $(if $(BENCH_JSON),--json $(BENCH_JSON))
-.PHONY: grade bench-grade bench-cluster
+.PHONY: grade report bench-grade bench-cluster bench-report

@@ -1,4 +1,4 @@
-"""Command line: python -m coursetools {release,demo,table,grade,check}."""
+"""Command line: python -m coursetools {release,demo,table,grade,report,check}."""
 import argparse
 import sys
 
@@ -6,6 +6,7 @@ from coursetools.check import check
 from coursetools.course import REPO, assignments, release
 from coursetools.demo import demo, score_table
 from coursetools.grading import cli as grading_cli
+from coursetools.report import cli as report_cli
 
 
 def main(argv=None):
@@ -16,6 +17,9 @@ def main(argv=None):
     commands.add_parser("table", help="print each student's points per function from the gradebook")
     grading = commands.add_parser("grade", help="grade every collected submission: sandboxed, parallel, resumable")
     grading_cli.add_arguments(grading)
+    reporting = commands.add_parser("report", help="write reports/<assignment>/index.html and CSVs: what the class "
+                                                   "got wrong")
+    report_cli.add_arguments(reporting)
     checking = commands.add_parser("check", help="run a notebook's visible tests; exit 1 if any fails")
     checking.add_argument("notebook", help="the notebook to check, e.g. 1-Backpropagation.ipynb")
     arguments = parser.parse_args(argv)
@@ -25,6 +29,8 @@ def main(argv=None):
         sys.exit(check(arguments.notebook))
     elif arguments.command == "grade":
         grading_cli.main(arguments)
+    elif arguments.command == "report":
+        report_cli.main(arguments)
     elif arguments.command == "demo":
         demo(REPO)
     else:

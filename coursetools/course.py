@@ -93,8 +93,8 @@ def function_of(grade_id, functions):
     return matches[0]
 
 
-def function_scores(root, assignment):
-    """Scores per student and function, read from the gradebook.
+def function_scores(root, assignment, db_url=None):
+    """Scores per student and function, read from the gradebook (root's gradebook.db unless db_url).
 
     Returns {student: {function: (score, max_score)}}, where a function's
     score is the sum of its test cells' scores.
@@ -104,7 +104,7 @@ def function_scores(root, assignment):
     functions = graded_functions(nbformat.read(assignment.source(root), as_version=4))
     notebook_id = assignment.notebook.removesuffix(".ipynb")
     table = {}
-    with Gradebook(f"sqlite:///{Path(root) / 'gradebook.db'}") as gradebook:
+    with Gradebook(db_url or f"sqlite:///{Path(root) / 'gradebook.db'}") as gradebook:
         for submission in gradebook.assignment_submissions(assignment.name):
             graded = gradebook.find_submission_notebook(notebook_id, assignment.name, submission.student_id)
             row = {function: [0.0, 0.0] for function in functions}

@@ -2,7 +2,8 @@
 
 release -> sample submissions under submitted/ -> grade (coursetools.grading:
 nbgrader's autograde pipeline in a sandbox) -> feedback (stock nbgrader) ->
-grades.csv -> a table of each student's score per function.
+grades.csv -> a table of each student's score per function -> the class report
+(coursetools.report: what the class got wrong).
 """
 import time
 from pathlib import Path
@@ -65,3 +66,8 @@ def demo(root=REPO):
     for name in names:
         print()
         print("\n".join(score_table(root, name, CLASS[name])))
+    from coursetools.report.cli import report
+
+    print()
+    folders = report(root, names)
+    print(f"open the class reports in a browser: {', '.join(str(f / 'index.html') for f in folders)}")

@@ -44,3 +44,12 @@ def test_check_leaves_the_environment_alone(tmp_path):
 
     check(learner_folder(tmp_path, Case("full", "backprop")))
     assert "NBGRADER_EXECUTION" not in os.environ
+
+
+def test_a_shape_error_shows_the_learner_s_line_in_the_notebook_s_names(tmp_path, capsys):
+    case = Case("transpose", "backprop", (("J_b2", "(J.T @ W3).T", "J.T @ W3"),))
+    assert check(learner_folder(tmp_path, case)) == 1
+    printed = capsys.readouterr().out
+    # The error surfaces one line after the missing transpose, where J of shape (N, n2) meets z2.
+    assert "J_b2  FAIL" in printed and "of your cell: J = J * d_sigma(z2)" in printed
+    assert "J (20, 7) = (N, n2); z2 (7, 20) = (n2, N)" in printed and "N = 20, n1 = 6, n2 = 7" in printed

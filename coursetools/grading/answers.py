@@ -116,7 +116,8 @@ def cross_check(notebooks, got, mistakes):
             why = "the cell that asks for them did not report back (the notebook stopped it, or changed it)"
         elif function in mistakes:
             lines = [line.strip() for line in mistakes[function]["message"].splitlines()]
-            why = " ".join(lines[1:3] or lines)[:300]  # what was expected, what came back
+            wrong = lines[0].endswith("is not right yet.")  # then: what was expected, what came back
+            why = " ".join(lines[1:3] if wrong else lines[:2])[:300]
         if why:
             for notebook, grade_id in cells:
                 notebooks[notebook]["grades"][grade_id][0] = 0.0

@@ -1,0 +1,1 @@
+"""The class report: what a class got wrong, from the gradebook and the grader's journal (`make report`)."""

@@ -1,0 +1,36 @@
+"""The class report in a real browser: opened from a file:// address with the network off, every figure loads.
+
+The class is synthetic (benchmarks/report.py's: 2,000 submissions of backprop, a journal with
+mistakes and problems); the report is `python -m coursetools report`.  A screenshot of the whole
+page goes to screenshots/report-backprop.png.
+"""
+import subprocess
+import sys
+
+from jupyter_browser import REPO, SCREENSHOTS, chromium
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+from report import ASSIGNMENT, course, fill  # noqa: E402
+
+
+def test_the_report_page_loads_offline_with_every_figure(tmp_path):
+    folder = course(tmp_path / "class")
+    fill(folder, 2000)
+    subprocess.run([sys.executable, "-m", "coursetools", "report", "--root", str(folder)], cwd=REPO, check=True,
+                   capture_output=True, timeout=300)
+    page_file = folder / "reports" / ASSIGNMENT / "index.html"
+    requested = []
+    with chromium(viewport=(1200, 900)) as context:
+        context.set_offline(True)
+        context.on("request", lambda request: requested.append(request.url))
+        page = context.new_page()
+        page.goto(page_file.as_uri())
+        page.wait_for_load_state("load")
+        images = page.eval_on_selector_all(
+            "img", "els => els.map(e => ({complete: e.complete, width: e.naturalWidth, alt: e.alt}))")
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "report-backprop.png"), full_page=True)
+        heading = page.inner_text("h1")
+    assert len(images) == 3 and all(image["complete"] and image["width"] > 300 for image in images), images
+    assert all(url.startswith(("file:", "data:")) for url in requested), requested
+    assert heading == f"What the class got wrong: {ASSIGNMENT}"

@@ -1,0 +1,132 @@
+"""What the checks tell a learner, and what they tell the grader: hints without answers, errors at the learner's line,
+and a stable identifier on every failure.
+
+The hints are every sentence a check can print as a likely cause; the answers are the lines between
+### BEGIN SOLUTION and ### END SOLUTION in the master notebooks.
+"""
+import linecache
+import re
+
+import nbformat
+import numpy as np
+import pytest
+from conftest import REPO
+
+from coursetools.course import assignments
+from readonly import backprop_checks, heights_checks
+from readonly.checking import CheckFailed, call, named_shapes, recognise
+
+
+def solution_fragments():
+    """Each solution line, and the right-hand side of each assignment in one, without spaces."""
+    fragments = set()
+    for assignment in assignments(REPO):
+        for cell in nbformat.read(assignment.source(REPO), as_version=4).cells:
+            inside = False
+            for line in cell.source.splitlines():
+                if line.strip() == "### BEGIN SOLUTION":
+                    inside = True
+                elif line.strip() == "### END SOLUTION":
+                    inside = False
+                elif inside and line.strip():
+                    code = re.sub(r"\s+", "", line)
+                    fragments.add(code.removeprefix("return"))
+                    if "=" in code and "==" not in code:
+                        fragments.add(code.split("=", 1)[1])
+    return {f for f in fragments if len(f) >= 6}
+
+
+def every_hint():
+    """Every likely cause the two checks modules can print."""
+    hints = [cause for causes in backprop_checks.CAUSES.values() for cause in causes]
+    hints += [cause for _, _, cause in backprop_checks.SCALINGS]
+    params, x, y = backprop_checks.random_case(6, 7, 20, 0)
+    for name in ("J_b3", "J_b2", "J_W1", "J_b1"):
+        hints += [cause for _, _, cause in backprop_checks._chain_mistakes(params, name[2:], x, y)]
+        causes, known = backprop_checks._shape_causes(name, params[name[2:]].shape, 20)
+        hints += causes + [cause for _, cause in known.values()]
+    hints += [cause for causes in heights_checks.CAUSES.values() for cause in causes]
+    x, mu, sig = heights_checks.random_point(30, 0)
+    for name in ("dfdmu", "dfdsig"):
+        want = heights_checks.numerical(lambda m, s: heights_checks.gaussian(x, m, s), mu, sig)[heights_checks.ROW[name]]
+        hints += [cause for _, _, cause in heights_checks._derivative_mistakes(name, want, x, mu, sig)]
+    hints += [cause for _, _, cause in heights_checks._step_mistakes([1.0, 2.0], 30)]
+    return hints
+
+
+def test_no_hint_prints_the_solution_s_code():
+    fragments = solution_fragments()
+    assert len(fragments) >= 8 and "J*d_sigma(z3)" in fragments
+    hints = every_hint()
+    assert len(hints) >= 40
+    for hint in hints:
+        spaceless = re.sub(r"\s+", "", hint)
+        assert not [f for f in fragments if f in spaceless], hint
+
+
+def test_every_known_mistake_has_its_own_form():
+    """No two known mistakes give the same answer, so one tolerance tells them apart (the ones sharing an id aside)."""
+    params, x, y = backprop_checks.random_case(5, 3, 7, 4)
+    reference = backprop_checks.numerical_jacobian(params, "W1", x, y).ravel().tolist()
+    known = [(m, [f(7) * r for r in reference], c) for m, f, c in backprop_checks.SCALINGS]
+    known += backprop_checks._chain_mistakes(params, "W1", x, y)
+    for mistake, form, _ in known:
+        assert recognise(np.ravel(form).tolist(), known)[0] == mistake
+    x, mu, sig = heights_checks.random_point(25, 3)
+    want = heights_checks.numerical(lambda m, s: heights_checks.gaussian(x, m, s), mu, sig)[1]
+    known = heights_checks._derivative_mistakes("dfdsig", want, x, mu, sig)
+    for mistake, form, _ in known:
+        assert recognise(np.ravel(form).tolist(), known)[0] == mistake
+
+
+def test_a_shape_error_names_the_learner_s_line_and_the_shapes():
+    source = "def J_b2(x, y):\n    J = np.ones((2, x.shape[1]))\n    J = J.T @ np.ones((7, 7))\n    return J\n"
+    namespace, cell = {"np": np}, "/tmp/ipykernel_1/3141.py"
+    linecache.cache[cell] = (len(source), None, source.splitlines(True), cell)  # as IPython registers a cell
+    exec(compile(source, cell, "exec"), namespace)
+    with pytest.raises(CheckFailed) as failed:
+        call(namespace["J_b2"], "J_b2", np.zeros((1, 20)), None, sizes={20: "N", 6: "n1", 7: "n2", 2: "2"})
+    message = str(failed.value)
+    assert failed.value.mistake == "J_b2/shapes-do-not-fit"
+    assert "line 3 of your cell: J = J.T @ np.ones((7, 7))" in message
+    assert "shapes in that line: J (2, 20) = (2, N)" in message and "N = 20, n1 = 6, n2 = 7" in message
+
+
+def test_named_shapes_leaves_unknown_or_plain_shapes_alone():
+    assert named_shapes("(20, 7) and (7, 20) and (3, 4)", {20: "N", 7: "n2"}) == \
+        "(20, 7) = (N, n2) and (7, 20) = (n2, N) and (3, 4)"
+    assert named_shapes("(2, 1)", {2: "2", 1: "1"}) == "(2, 1)"
+
+
+def test_a_missing_return_is_named():
+    namespace = {}
+    exec("def J_b3(x, y):\n    J = 1\n", namespace)
+    with pytest.raises(CheckFailed) as failed:
+        backprop_checks.check({**namespace, "network_function": lambda a0: None, **_weights()}, "J_b3",
+                              [(6, 7, 20, 1)])
+    assert failed.value.mistake == "J_b3/missing-return"
+    assert "`return` line is missing" in str(failed.value)
+
+
+def _weights():
+    params, _, _ = backprop_checks.random_case(6, 7, 20, 1)
+    return params
+
+
+def test_a_learner_exit_is_a_failed_check_not_an_exit():
+    def leaves(x, y):
+        raise SystemExit(0)
+
+    with pytest.raises(CheckFailed) as failed:
+        call(leaves, "J_b1", 1, 2)
+    assert failed.value.mistake == "J_b1/raises-SystemExit"
+
+
+def test_kernel_side_failures_cross_to_the_grader_with_their_identifier():
+    case = backprop_checks.grader_cases(2)["J_b3"][0]
+    with pytest.raises(CheckFailed) as failed:
+        backprop_checks.judge("J_b3", case, {"message": "J_b3 raised KeyError: 'a'", "mistake": "J_b3/raises-KeyError"})
+    assert failed.value.mistake == "J_b3/raises-KeyError"
+    with pytest.raises(CheckFailed) as failed:  # an identifier of another function is not believed
+        backprop_checks.judge("J_b3", case, {"message": "forged", "mistake": "J_b2/sign"})
+    assert failed.value.mistake == "J_b3/unrecognised"

@@ -1,0 +1,146 @@
+"""`python -m coursetools report`: what a graded class got wrong, checked against the corpus and the gradebook.
+
+The corpus (tests/corpus.py) is graded by coursetools' grader; every case that loses points says,
+in corpus.MISTAKES, the mistake each function must be counted under, and right cases must have
+none.  The tables must equal counts made directly from the gradebook, on SQLite and PostgreSQL.
+"""
+import csv
+import re
+import shutil
+from collections import Counter
+
+import pytest
+from conftest import copy_course
+from corpus import MISTAKES, corpus
+from test_cluster import prepared_postgres
+from test_grade import run_grader
+
+from coursetools.course import assignments, function_scores, release
+from coursetools.grading.journal import path_of
+from coursetools.report.cli import report
+from coursetools.sample_class import CLASS, write_submission
+
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
+
+
+def read_csv(path):
+    with open(path, newline="") as rows:
+        return list(csv.DictReader(rows))
+
+
+def mistakes_of(row):
+    """{function: mistake} of a row of submissions.csv, for the functions that lost points."""
+    return {key.removesuffix("_mistake"): value for key, value in row.items() if key.endswith("_mistake") and value}
+
+
+def outcome_counts(scores):
+    """functions.csv's rows as counted directly from function_scores()."""
+    functions = next(iter(scores.values())).keys()
+    rows = []
+    for function in functions:
+        counts = Counter("full" if s >= m else "zero" if s <= 0 else "partial"
+                         for s, m in (student[function] for student in scores.values()))
+        rows.append({"function": function, "submissions": str(len(scores)), "full": str(counts["full"]),
+                     "partial": str(counts["partial"]), "zero": str(counts["zero"])})
+    return rows
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """The whole corpus graded by `python -m coursetools grade` into SQLite, and its report written."""
+    course = copy_course(tmp_path_factory.mktemp("report"))
+    release(course)
+    for _, case in corpus():
+        write_submission(course, case)
+    done = run_grader(course, "--jobs", "2", timeout=1500)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report(course)
+    return course
+
+
+@pytest.fixture(scope="module")
+def rows(graded):
+    """{(assignment, student): its row of submissions.csv}."""
+    return {(a.name, row["student"]): row for a in assignments(graded)
+            for row in read_csv(graded / "reports" / a.name / "submissions.csv")}
+
+
+def test_every_recognised_mistake_is_counted_under_its_identifier(rows):
+    assert {key: mistakes_of(row) for key, row in rows.items() if mistakes_of(row)} == MISTAKES
+
+
+def test_right_cases_have_full_marks_and_no_mistake(rows):
+    right = [(case.assignment, case.student) for kind, case in corpus() if kind == "right"]
+    assert len(right) >= 10
+    for key in right:
+        assert mistakes_of(rows[key]) == {} and rows[key]["points"] == rows[key]["max_points"], key
+
+
+@pytest.mark.parametrize("name", ["backprop", "heights"])
+def test_functions_csv_equals_counts_from_the_gradebook(graded, name):
+    assignment = next(a for a in assignments(graded) if a.name == name)
+    assert read_csv(graded / "reports" / name / "functions.csv") == outcome_counts(function_scores(graded, assignment))
+
+
+@pytest.mark.parametrize("name", ["backprop", "heights"])
+def test_mistakes_csv_counts_the_submissions(graded, name):
+    counted = Counter((function, mistake) for row in read_csv(graded / "reports" / name / "submissions.csv")
+                      for function, mistake in mistakes_of(row).items())
+    table = {(r["function"], r["mistake"]): int(r["submissions"])
+             for r in read_csv(graded / "reports" / name / "mistakes.csv")}
+    assert table == counted and sum(table.values()) > 20
+
+
+def test_the_page_is_self_contained_and_shows_the_tables(graded):
+    page = (graded / "reports" / "backprop" / "index.html").read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", page)
+    images = re.findall(r"<img [^>]*src='([^']*)'", page)
+    assert len(images) == 3 and all(src.startswith("data:image/png;base64,") for src in images)
+    submissions = len(read_csv(graded / "reports" / "backprop" / "submissions.csv"))
+    assert f"<tr><td>submissions</td><td>{submissions}</td></tr>" in page
+    for row in read_csv(graded / "reports" / "backprop" / "mistakes.csv"):
+        if int(row["submissions"]) >= 2:
+            assert f"<code>{row['mistake']}</code>" in page and f"<td class=n>{row['submissions']}</td>" in page
+    assert "J_b3/sigma-for-d_sigma" in page and "sigma(z3) where its derivative d_sigma(z3) is meant" in page
+    assert "kernel-died" in page and "trick-exits-the-kernel" in page
+
+
+def test_without_the_journal_lost_points_are_unrecorded_and_counts_unchanged(graded, tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(graded, course, symlinks=True, ignore=shutil.ignore_patterns("autograded", "reports"))
+    assert not path_of(course).exists()
+    report(course, ["heights"])
+    ours = read_csv(graded / "reports" / "heights" / "functions.csv")
+    assert read_csv(course / "reports" / "heights" / "functions.csv") == ours
+    mistakes = {r["mistake"] for r in read_csv(course / "reports" / "heights" / "mistakes.csv")}
+    assert mistakes == {"unrecorded"}
+
+
+@pytest.mark.parametrize("option", [["--assignment", "nonesuch"], ["--db", "sqlite:////nonexistent/folder/x.db"]])
+def test_bad_options_are_clear_errors(graded, option):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "coursetools", "report", "--root", str(graded), *option],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and done.stderr.startswith("make report: "), done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_on_postgresql_the_report_equals_the_gradebook_and_the_corpus(tmp_path, postgres_url):
+    course = copy_course(tmp_path)
+    release(course)
+    for name in CLASS:
+        for case in CLASS[name]:
+            write_submission(course, case)
+    prepared_postgres(course, postgres_url)
+    done = run_grader(course, "--jobs", "2", "--db", postgres_url, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report(course, db_url=postgres_url)
+    for assignment in assignments(course):
+        folder = course / "reports" / assignment.name
+        scores = function_scores(course, assignment, postgres_url)
+        assert read_csv(folder / "functions.csv") == outcome_counts(scores)
+        for row in read_csv(folder / "submissions.csv"):
+            assert mistakes_of(row) == MISTAKES.get((assignment.name, row["student"]), {}), row["student"]
+        assert "postgresql" in (folder / "index.html").read_text()
