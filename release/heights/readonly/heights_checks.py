@@ -33,6 +33,7 @@ from readonly.checking import (
     recognise,
     relative_error,
 )
+from readonly.heights import MU_RANGE, SIG_RANGE  # the checks draw (mu, sig) from the region the contour shows
 
 FUNCTIONS = ("dfdmu", "dfdsig", "steepest_step")
 #: Central differences move mu or sig by this fraction of sig.
@@ -42,9 +43,6 @@ TOLERANCE = 1e-6
 #: Relative error allowed against the exact (complex-step) references: a chain-rule
 #: answer is far inside it, a finite-difference approximation outside.
 EXACT_TOLERANCE = 1e-12
-#: The checks draw random (mu, sig) from this region (cm): heights of people, narrow to wide.
-MU_RANGE = (150.0, 200.0)
-SIG_RANGE = (2.0, 35.0)
 
 #: Likely causes of wrong values that match no known mistake, per function, most common first.
 #: They name the step to look at, never the code to write.
