@@ -181,6 +181,7 @@ costs = np.linspace(0.2, 0.01, 301)
 for step in (100, 200, 300):
     picture.add_snapshot(step, 0.5 + (y - 0.5) * step / 300)
     screen.update(costs[:step + 1])
+picture.finish(costs, 300, y)
 screen.close()
 """)
     shown, updated = displays(messages)
@@ -211,10 +212,13 @@ ns["reset_network"](random=np.random.default_rng(1))
 training = backprop.plot_training(x, y, iterations=10000, aggression=7, noise=1, network=ns,
                                   random=np.random.default_rng(1))
 assert training.live
+print("frames:", training.frames)
 """)
     shown, updated = displays(messages)
     assert len(shown) == 1, "the figure is shown once, by its display handle"
     assert len(updated) >= 2, "at least one frame while training, and the finished figure"
+    printed = "".join(m["content"]["text"] for m in messages if m["msg_type"] == "stream")
+    assert f"frames: {len(updated)}" in printed  # the first showing and the frames before the finished figure
     graded = run_in(kernel, """
 import os
 os.environ["NBGRADER_EXECUTION"] = "autograde"

@@ -273,6 +273,70 @@ def run_all(page):
     raise AssertionError(f"Run All did not finish within {RUN_ALL} s; prompts {page.evaluate(_STATE)['prompts']}")
 
 
+_RECORD_FRAMES = """(index) => {
+    const cell = document.querySelectorAll('.jp-Notebook .jp-Cell')[index];
+    const frames = window.__e2eFrames = [];
+    const record = () => {
+        const prompt = (cell.querySelector('.jp-InputArea-prompt') || {}).textContent || '';
+        const img = cell.querySelector('.jp-OutputArea-output img');
+        if (!img || !prompt.includes('*') || (frames.length && frames[frames.length - 1] === img.src)) return;
+        frames.push(img.src);
+    };
+    new MutationObserver(record).observe(cell, {subtree: true, childList: true, attributes: true,
+                                                attributeFilter: ['src']});
+}"""
+
+_SHOW_FRAME = """(src) => {
+    let img = document.getElementById('e2e-frame');
+    if (!img) {
+        img = document.createElement('img');
+        img.id = 'e2e-frame';
+        img.style.cssText = 'position: fixed; left: 0; top: 0; z-index: 100000; background: white;';
+        document.body.appendChild(img);
+    }
+    img.src = src;
+    return img.decode();
+}"""
+
+
+class FigureWatcher:
+    """Records every image one code cell shows while it runs ([*]), as the page shows it.
+
+    start() before the cell runs installs a MutationObserver on the cell, so no frame is
+    missed however fast they come; finish() returns the distinct images, in order, and saves
+    a screenshot of each (the image shown alone on the page) as screenshots/<stem>-<n>.png.
+    """
+
+    def __init__(self, page, index, stem):
+        self.page, self.index, self.stem = page, index, stem
+        self.images, self.saved = [], []
+
+    def start(self):
+        self.page.evaluate(_RECORD_FRAMES, self.index)
+
+    def finish(self):
+        self.images = self.page.evaluate("() => window.__e2eFrames")
+        SCREENSHOTS.mkdir(exist_ok=True)
+        for n, src in enumerate(self.images, start=1):
+            self.page.evaluate(_SHOW_FRAME, src)
+            path = SCREENSHOTS / f"{self.stem}-{n}.png"
+            self.page.locator("#e2e-frame").screenshot(path=path, timeout=30_000)
+            self.saved.append(path)
+        self.page.evaluate("() => document.getElementById('e2e-frame')?.remove()")
+        return self.images
+
+    @property
+    def changes(self):
+        """How many times the image changed after it first appeared."""
+        return max(0, len(self.images) - 1)
+
+
+def training_cell(notebook):
+    """The index of the code cell that calls plot_training, or None."""
+    found = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code" and "plot_training(" in c.source]
+    return found[0] if found else None
+
+
 _CELLS = """() => [...document.querySelectorAll('.jp-Notebook .jp-Cell')].map(cell => {
     const outputs = [...cell.querySelectorAll('.jp-OutputArea-output')];
     return {
@@ -386,13 +450,28 @@ def check_math(page, notebook, where):
     assert not raw, f"{where}: LaTeX left visible as text in markdown cells {raw}"
 
 
-def run_solved(page, server, assignment, stem):
-    """Open the full solution, check its math, Run All, check every cell; returns the figure screenshots."""
+def run_solved(page, server, assignment, stem, live_changes=0):
+    """Open the full solution, check its math, Run All, check every cell; returns the figure screenshots.
+
+    live_changes: how many times, at least, the training cell's figure must change while
+    that cell runs (the live figure); its frames are saved as screenshots/<stem>-live-<n>.png.
+    """
     notebook = nbformat.read(Path(server.root) / SOLVED / assignment.notebook, as_version=4)
     where = f"{server.app}: {SOLVED}/{assignment.notebook}"
     open_notebook(page, workspace_url(server, f"{SOLVED}/{assignment.notebook}"), len(notebook.cells))
     check_math(page, notebook, where)
+    watcher = None
+    if live_changes:
+        index = training_cell(notebook)
+        assert index is not None, f"{where}: no cell calls plot_training"
+        watcher = FigureWatcher(page, index, f"{stem}-live")
+        watcher.start()
     run_all(page)
+    if watcher is not None:
+        watcher.finish()
+        assert watcher.changes >= live_changes, (
+            f"{where}: the training figure changed {watcher.changes} times while its cell ran, "
+            f"not at least {live_changes}")
     shown = cells_shown(page)
     assert len(shown) == len(notebook.cells)
     errors = {i: c["errors"] for i, c in enumerate(shown) if c["errors"]}
@@ -408,7 +487,7 @@ def run_solved(page, server, assignment, stem):
     check_math(page, notebook, where)
     saved = screenshot_outputs(page, drawing, stem)
     page.screenshot(path=SCREENSHOTS / f"{stem}-window.png")
-    return saved
+    return saved + (watcher.saved if watcher is not None else [])
 
 
 def run_untouched(page, server, assignment, stem):

@@ -1,9 +1,11 @@
 """The learner's experience in JupyterLab, in a real browser (Debian's Chromium).
 
 For each assignment: the notebook with every solution filled in runs to the
-spec's numbers with its math typeset and every figure shown; the notebook as
-handed out stops at its first test with the message that teaches what to do.
-Screenshots of the figures go to screenshots/ (git-ignored).
+spec's numbers with its math typeset and every figure shown, and backprop's
+training figure changes at least three times while it trains (each new frame
+screenshotted); the notebook as handed out stops at its first test with the
+message that teaches what to do. Screenshots of the figures go to screenshots/
+(git-ignored).
 """
 import pytest
 from jupyter_browser import REPO, browser, jupyter, page, run_solved, run_untouched, workdir  # noqa: F401
@@ -17,10 +19,17 @@ def lab(workdir):
         yield server
 
 
+#: Backprop's training figure is redrawn while it trains: Run All must see it change this many times.
+LIVE_CHANGES = {"backprop": 3}
+
+
 @pytest.mark.parametrize("assignment", assignments(REPO), ids=lambda a: a.name)
 def test_full_solution_runs_all_in_lab(lab, page, assignment):
-    saved = run_solved(page, lab, assignment, f"lab-{assignment.name}-figure")
+    saved = run_solved(page, lab, assignment, f"lab-{assignment.name}-figure",
+                       live_changes=LIVE_CHANGES.get(assignment.name, 0))
     assert all(path.stat().st_size > 1000 for path in saved)
+    if assignment.name in LIVE_CHANGES:
+        assert len([path for path in saved if "-live-" in path.name]) >= LIVE_CHANGES[assignment.name]
 
 
 @pytest.mark.parametrize("assignment", assignments(REPO), ids=lambda a: a.name)

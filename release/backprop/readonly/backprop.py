@@ -58,6 +58,8 @@ class Training:
     snapshot_steps: 0, every, 2 every, ... and the last step.
     figure: the matplotlib figure it drew.
     live: whether the figure was redrawn in the notebook while training ran.
+    frames: how many times it was drawn in the notebook while training ran (the first
+        showing included, the finished figure not); 0 when not live.
     """
 
     costs: np.ndarray
@@ -67,6 +69,7 @@ class Training:
     snapshot_steps: list = field(repr=False)
     figure: object = field(repr=False)
     live: bool = False
+    frames: int = 0
 
     @property
     def final_cost(self):
@@ -120,8 +123,13 @@ def plot_training(x, y, iterations=10000, aggression=3.5, noise=1, *, network, r
     random = np.random.default_rng() if random is None else random
     every = fan_spacing(iterations) if every is None else every
     costs = np.empty(iterations + 1)
-    picture = TrainingPicture(y, iterations, every)
-    screen = LiveDisplay(picture) if (live_available() if live is None else live) else None
+    snapshots, steps = [], []
+    # Drawn live, the figure grows with training; otherwise it is made at the end (a figure alive
+    # during training slows every step a little: Python's garbage collector walks through it).
+    picture = screen = None
+    if live_available() if live is None else live:
+        picture = TrainingPicture(y, iterations, every)
+        screen = LiveDisplay(picture)
     kept_step, kept = 0, None
     try:
         for step in range(iterations + 1):
@@ -129,7 +137,10 @@ def plot_training(x, y, iterations=10000, aggression=3.5, noise=1, *, network, r
             if kept is None or costs[step] < costs[kept_step]:
                 kept_step, kept = step, {name: network[name] for name in PARAMETERS}
             if step % every == 0 or step == iterations:
-                picture.add_snapshot(step, network["network_function"](x)[-1])
+                snapshots.append(network["network_function"](x)[-1])
+                steps.append(step)
+                if screen is not None:
+                    picture.add_snapshot(step, snapshots[-1])
             if screen is not None:
                 screen.update(costs[:step + 1])
             if step < iterations:
@@ -140,11 +151,17 @@ def plot_training(x, y, iterations=10000, aggression=3.5, noise=1, *, network, r
         raise
     network.update(kept)  # the weights are rebound at every step, so these arrays are as they were
     output = network["network_function"](x)[-1]
+    if picture is None:
+        picture = TrainingPicture(y, iterations, every)
+        for step, snapshot in zip(steps, snapshots):
+            picture.add_snapshot(step, snapshot)
     figure = picture.finish(costs, kept_step, output)
+    frames = 0
     if screen is not None:
+        frames = screen.frames + 1
         screen.close()
-    return Training(costs=costs, kept_step=kept_step, output=output, snapshots=picture.snapshots,
-                    snapshot_steps=picture.steps, figure=figure, live=screen is not None)
+    return Training(costs=costs, kept_step=kept_step, output=output, snapshots=snapshots,
+                    snapshot_steps=steps, figure=figure, live=screen is not None, frames=frames)
 
 
 def _step(x, y, network, aggression, noises, check):
@@ -200,7 +217,7 @@ class TrainingPicture:
         (self.output_line,) = ax.plot([], [], color=FINAL_COLOUR, linewidth=2.2, zorder=4,
                                       label="output $a^{(3)}$: latest; at the end, the kept one")
         _square_axes(ax, "What the network draws")
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2, fontsize="small", frameon=False)
+        ax.legend(loc="upper left", bbox_to_anchor=(-0.2, -0.14), ncols=2, fontsize="small", frameon=False)
         (self.cost_line,) = cost_ax.semilogy([], [], color=PROGRESS_COLOUR, linewidth=0.7, alpha=0.45,
                                              label="cost at each step")
         cost_ax.set_xlim(-0.02 * iterations, 1.03 * iterations + 1)
@@ -284,21 +301,21 @@ class LiveDisplay:
     front ends.  A frame only adds what changed (the new fan curves, the cost
     curve, the latest output) to the pixels of the last one, and is sent as a PNG.
     interval: the fewest seconds between two frames.
-    share: the largest fraction of the time so far that drawing (the first frame
-        included) may take, so that the picture slows training down by about that
-        much at most; the finished figure is drawn once more at the end, as it
-        would be without live drawing.
+    share: the largest fraction of the time since the first frame that drawing the
+        later frames may take, so that they slow training down by about that much
+        at most.  The first frame, a full drawing of the figure, costs about 0.1 s
+        more; the finished figure is drawn once more at the end, as it would be
+        without live drawing.
     handle: where frames go, an IPython DisplayHandle (a new one by default).
     """
 
-    def __init__(self, picture, interval=0.25, share=0.12, handle=None):
+    def __init__(self, picture, interval=0.3, share=0.06, handle=None):
         from IPython.display import DisplayHandle
 
         self.picture, self.interval, self.share = picture, interval, share
         self.handle = DisplayHandle() if handle is None else handle
         self.frames, self.drawing = 0, 0.0
         self._drawn = 0  # fan curves already in the pixels
-        self._started = time.perf_counter()
         self._last = -np.inf
         canvas = picture.figure.canvas
         picture.training_line.set_visible(False)  # drawn over the fan in every frame instead
@@ -308,7 +325,7 @@ class LiveDisplay:
         picture.training_line.set_visible(True)
         picture.ax.draw_artist(picture.training_line)
         self.handle.display(self._image(self._png()))
-        self.drawing = time.perf_counter() - self._started
+        self._started = time.perf_counter()
 
     def update(self, costs, force=False):
         """Draw a frame if one is due; costs: (steps so far,).  Returns whether it drew."""
@@ -339,7 +356,7 @@ class LiveDisplay:
         self.frames += 1
 
     def _png(self, compress_level=1):
-        """The canvas's pixels as PNG bytes; level 1 compresses quickly, 6 (for the last frame) better."""
+        """The canvas's pixels as PNG bytes, quickly compressed (level 1: 20 ms where level 6 takes 50)."""
         from PIL import Image as PILImage
 
         canvas = self.picture.figure.canvas
@@ -357,7 +374,7 @@ class LiveDisplay:
     def close(self):
         """Replace the last frame with the finished figure, drawn in full, and keep pyplot from showing it again."""
         self.picture.figure.canvas.draw()
-        self.handle.update(self._image(self._png(compress_level=6)))
+        self.handle.update(self._image(self._png()))
         self.frames += 1
         plt.close(self.picture.figure)
 
