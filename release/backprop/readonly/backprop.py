@@ -450,7 +450,7 @@ def rise_over_run(network, function, x, y, entry=(0, 0), h=1e-6, tolerance=1e-3)
     function: the name of a Jacobian function, such as "J_b3"; its parameter is the name after "J_".
     entry: (row, column) of the parameter to nudge; h: the nudge.
     tolerance: they agree when |slope - entry| <= tolerance * max(|slope|, |entry|), so
-        to 0.1 % (the rise over run itself is off by about h times the second derivative).
+        to 0.1 % (the rise over run itself is off by about h/2 times the second derivative).
     Prints both numbers and the verdict, and returns a RiseOverRun.  The parameter is
     put back as it was, and a function that is still a stub is reported, not raised.
     While the notebook is graded (NBGRADER_EXECUTION set) it does nothing and returns None.

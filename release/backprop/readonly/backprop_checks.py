@@ -25,8 +25,8 @@ from readonly.checking import (
     recognise,
     relative_error,
 )
+from readonly.backprop import PARAMETERS
 
-PARAMETERS = ("W1", "W2", "W3", "b1", "b2", "b3")
 FD_STEP = 1e-6
 FD_TOLERANCE = 1e-5
 EXACT_TOLERANCE = 1e-12

@@ -112,24 +112,30 @@ def named_shapes(text, sizes):
     return _SHAPE.sub(name, text) if sizes else text
 
 
-def learner_line(error, function):
-    """"line L of your cell: <code>" for the last line of the learner's own code that error passed through.
+def learner_frame(error, function):
+    """(frame, line number) of the last line of the learner's own code that error passed through, or None.
 
     The learner's code is the function and anything else defined in a notebook cell: a frame
-    whose file is not a module of a package (readonly's, NumPy's, Python's).  None if there is none.
+    whose file is not a module of a package (readonly's, NumPy's, Python's).
     """
     import traceback
 
     library = (str(Path(__file__).resolve().parent), str(Path(np.__file__).resolve().parent.parent),
                str(Path(contextlib.__file__).resolve().parent))
-    ours = [frame for frame in traceback.extract_tb(error.__traceback__)
-            if not str(Path(frame.filename).resolve()).startswith(library)
-            or frame.filename == function.__code__.co_filename]
-    if not ours:
-        return None
-    frame = ours[-1]
-    code = (frame.line or "").strip()
-    return f"line {frame.lineno} of your cell" + (f": {code}" if code else "")
+    ours = [(frame, line) for frame, line in traceback.walk_tb(error.__traceback__)
+            if frame.f_code.co_filename == function.__code__.co_filename
+            or not str(Path(frame.f_code.co_filename).resolve()).startswith(library)]
+    return ours[-1] if ours else None
+
+
+def _shapes_in(frame, code, sizes):
+    """"J (20, 2) = (N, 2); W3 (2, 7) = (2, n2)" for the arrays named in code, as frame sees them."""
+    shown = []
+    for name in dict.fromkeys(re.findall(r"[A-Za-z_]\w*", code)):
+        value = frame.f_locals.get(name, frame.f_globals.get(name))
+        if isinstance(value, np.ndarray):
+            shown.append(f"{name} {named_shapes(str(value.shape), sizes)}")
+    return "; ".join(shown)
 
 
 def call(function, name, *args, sizes=None):
@@ -159,21 +165,26 @@ def call(function, name, *args, sizes=None):
             ) from None
         except CheckFailed:
             raise
-        except Exception as error:  # the learner's bug, reported as a failed check
+        except (Exception, SystemExit) as error:  # the learner's bug, reported as a failed check
             raise _raised(error, function, name, sizes) from None
 
 
 def _raised(error, function, name, sizes):
-    """The CheckFailed for error, raised by the learner's function."""
+    """The CheckFailed for error, raised by the learner's function: its line, and the shapes there."""
+    import linecache
+
     text = str(error)
     shapes = isinstance(error, ValueError) and any(word in text for word in _MISMATCH)
     lines = [f"{name} raised {type(error).__name__}: {named_shapes(text, sizes or {}) if shapes else text}"]
-    where = learner_line(error, function)
-    if where:
-        lines.append(f"  at {where}")
+    found = learner_frame(error, function)
+    code = linecache.getline(found[0].f_code.co_filename, found[1]).strip() if found else ""
+    if found:
+        lines.append(f"  at line {found[1]} of your cell" + (f": {code}" if code else ""))
     if shapes:
-        lines.append("  the shapes of the arrays in that line do not fit together: write the shape of each "
-                     "factor beside it, " + ", ".join(f"{v} = {k}" for k, v in (sizes or {}).items()))
+        if found and code:
+            lines.append(f"  shapes in that line: {_shapes_in(found[0], code, sizes or {})}")
+        lines.append("  the shapes do not fit together: write each factor's shape beside it; "
+                     + ", ".join(f"{v} = {k}" for k, v in (sizes or {}).items() if v != str(k)))
         return CheckFailed("\n".join(lines), f"{name}/shapes-do-not-fit")
     return CheckFailed("\n".join(lines), f"{name}/raises-{type(error).__name__}")
 
