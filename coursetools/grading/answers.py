@@ -21,7 +21,8 @@ from coursetools.course import function_of, graded_functions
 CELL_KEY = "coursetools_answers"
 #: The line print_answers writes before its JSON (readonly.checking.ANSWERS).
 ANSWERS = "coursetools-answers: "
-CHECKS_MODULE = re.compile(r"""import_module\(["'](readonly\.\w+_checks)["']\)""")
+#: How a test cell names its checks module: as a quoted string ("readonly.backprop_checks").
+CHECKS_MODULE = re.compile(r"""["'](readonly\.\w+_checks)["']""")
 
 
 def plan(source):
