@@ -13,19 +13,17 @@ Two independent references, both computed here from a forward pass of our own:
 """
 import numpy as np
 
+from readonly.backprop import PARAMETERS
 from readonly.checking import (
     CheckFailed,
     call,
-    central_difference,
-    complex_step,
     failure,
     floats,
     installed,
     received,
     recognise,
-    relative_error,
 )
-from readonly.backprop import PARAMETERS
+from readonly.gradients import central_difference, complex_step, relative_error
 
 FD_STEP = 1e-6
 FD_TOLERANCE = 1e-5

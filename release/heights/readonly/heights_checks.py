@@ -24,15 +24,13 @@ import numpy as np
 from readonly.checking import (
     CheckFailed,
     call,
-    central_difference,
-    complex_step,
     failure,
     floats,
     installed,
     received,
     recognise,
-    relative_error,
 )
+from readonly.gradients import central_difference, complex_step, relative_error
 from readonly.heights import MU_RANGE, SIG_RANGE  # the checks draw (mu, sig) from the region the contour shows
 
 FUNCTIONS = ("dfdmu", "dfdsig", "steepest_step")
