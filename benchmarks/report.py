@@ -7,7 +7,7 @@ gradebook's structure, then N submissions are inserted in bulk (a student, a sub
 and notebook, one grade per graded cell) with scores drawn from a fixed seed, and the grader's
 journal gets one line per submission (the mistake of each function that lost points, a problem
 for 2 of 100, a grading time).  Then `python -m coursetools report` runs in a process of its own;
-its wall time and peak resident memory are measured.  The reference is stock `nbgrader export`
+its wall time and peak resident memory (VmHWM, the process's own) are measured.  The reference is stock `nbgrader export`
 (grades.csv) on the class of --stock submissions, in the same run.
 """
 import argparse
@@ -88,16 +88,27 @@ def fill(folder, submissions, seed=0):
     return time.perf_counter() - started
 
 
-def measured(command, cwd):
-    """(wall seconds, peak resident MiB) of command run to its end in a process of its own."""
+#: Runs a module as `python -m` would, and at exit prints the process's own peak resident memory (VmHWM,
+#: which starts afresh at exec; the parent's pages that a fork shares do not count, as in ru_maxrss they would).
+PEAK = ("import atexit, runpy, sys\n"
+        "def peak():\n"
+        "    status = open('/proc/self/status').read()\n"
+        "    print('peak-kib:', status.split('VmHWM:')[1].split()[0], file=sys.stderr)\n"
+        "atexit.register(peak)\n"
+        "sys.argv = sys.argv[1:]\n"
+        "runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)\n")
+
+
+def measured(module, arguments, cwd):
+    """(wall seconds, peak resident MiB) of `python -m module arguments` run to its end in cwd."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
-    _, status, usage = os.wait4(process.pid, 0)
+    done = subprocess.run([sys.executable, "-c", PEAK, module, *arguments], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
     seconds = time.perf_counter() - started
-    if status != 0:
-        raise RuntimeError(f"{' '.join(command)} failed: {process.stderr.read().decode()[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024
+    if done.returncode != 0:
+        raise RuntimeError(f"python -m {module} {' '.join(arguments)} failed: {done.stderr[-2000:]}")
+    kib = [line.split()[1] for line in done.stderr.splitlines() if line.startswith("peak-kib:")]
+    return seconds, int(kib[-1]) / 1024
 
 
 def main():
@@ -106,17 +117,17 @@ def main():
     parser.add_argument("--stock", type=int, default=10_000, help="class size of the stock nbgrader export reference")
     parser.add_argument("--json", help="also write the numbers to this file")
     arguments = parser.parse_args()
-    report = [sys.executable, "-m", "coursetools", "report", "--assignment", ASSIGNMENT, "--root"]
+    report = ["report", "--assignment", ASSIGNMENT, "--root"]
     results = {}
     with tempfile.TemporaryDirectory(prefix="bench-report-") as scratch:
         for size in sorted({arguments.stock, arguments.submissions}):
             folder = course(Path(scratch) / f"class-{size}")
             filled = fill(folder, size)
-            ours = measured(report + [str(folder)], REPO)
+            ours = measured("coursetools", report + [str(folder)], REPO)
             row = {"submissions": size, "fill_seconds": round(filled, 1), "report_seconds": round(ours[0], 2),
                    "report_peak_mib": round(ours[1], 1)}
             if size == arguments.stock:
-                stock = measured([sys.executable, "-m", "nbgrader", "export", "--to", "grades.csv"], folder)
+                stock = measured("nbgrader", ["export", "--to", "grades.csv"], folder)
                 row.update(stock_export_seconds=round(stock[0], 2), stock_export_peak_mib=round(stock[1], 1),
                            report_over_stock_export=round(ours[0] / stock[0], 3))
             results[size] = row
