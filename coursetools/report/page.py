@@ -55,6 +55,13 @@ def _figure(width=6.4, height=3.2):
     return Figure(figsize=(width, height))
 
 
+def _whole_counts(ax):
+    """Ticks at whole numbers of submissions only."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def totals_figure(report):
     """Bars: how many submissions scored each total."""
     figure = _figure()
@@ -66,6 +73,7 @@ def totals_figure(report):
     ax.set_ylabel("submissions")
     ax.set_xlim(-0.8, report.max_score + 0.8)
     ax.set_title(f"Total points of {report.submissions} submissions")
+    _whole_counts(ax)
     ax.spines[["top", "right"]].set_visible(False)
     return figure
 
@@ -99,6 +107,7 @@ def seconds_figure(report):
     ax.set_xlabel("grading time of one submission (s)")
     ax.set_ylabel("submissions")
     ax.set_title(f"Grading time of {len(report.seconds)} submissions graded by coursetools")
+    _whole_counts(ax)
     ax.spines[["top", "right"]].set_visible(False)
     return figure
 
