@@ -149,8 +149,11 @@ def add(report, student, scores, record):
     total = sum(score for score, _ in scores.values())
     report.totals[round(total, 6)] += 1
     mistakes = (record or {}).get("mistakes") or {}
-    problems = [{"kind": kind, "text": text} for kind, text in
-                zip((record or {}).get("faults") or [], (record or {}).get("problems") or [])]
+    texts = [str(text) for text in (record or {}).get("problems") or []]
+    kinds = (record or {}).get("faults") or []
+    if len(kinds) != len(texts):  # a journal line of an older grader: problems without their kinds
+        kinds = [UNRECORDED] * len(texts)
+    problems = [{"kind": str(kind), "text": text} for kind, text in zip(kinds, texts)]
     found_all = {}
     for function, (score, maximum) in scores.items():
         outcome = "full" if score >= maximum else "zero" if score <= 0 else "partial"

@@ -1,0 +1,33 @@
+"""How one submission is counted in the class report (coursetools.report.data.add), without a gradebook."""
+from collections import Counter
+
+from coursetools.report.data import UNRECORDED, ClassReport, add
+
+
+def fresh():
+    functions = ["J_b3", "J_b2"]
+    return ClassReport("backprop", functions, {"J_b3": 3.0, "J_b2": 3.0}, outcomes={f: Counter() for f in functions})
+
+
+def test_the_grader_s_finding_comes_first_then_the_submission_s_problem():
+    report = fresh()
+    record = {"seconds": 2.0, "problems": ["the kernel died in test_J_b2"], "faults": ["kernel-died"],
+              "mistakes": {"J_b3": {"mistake": "J_b3/sign", "message": "J_b3 is not right yet."}}}
+    found = add(report, "ada", {"J_b3": [0.0, 3.0], "J_b2": [1.0, 3.0]}, record)
+    assert found == {"J_b3": "J_b3/sign", "J_b2": "kernel-died"}
+    assert report.outcomes["J_b3"]["zero"] == 1 and report.outcomes["J_b2"]["partial"] == 1
+    assert report.messages[("J_b2", "kernel-died")] == "the kernel died in test_J_b2"
+    assert report.problems == Counter({"kernel-died": 1}) and report.totals == Counter({1.0: 1})
+
+
+def test_a_full_function_has_no_mistake_and_an_unjournaled_loss_is_unrecorded():
+    report = fresh()
+    assert add(report, "bo", {"J_b3": [3.0, 3.0], "J_b2": [0.0, 3.0]}, None) == {"J_b2": UNRECORDED}
+    assert report.journaled == 0 and len(report.seconds) == 0
+
+
+def test_an_older_journal_line_without_kinds_keeps_its_problems():
+    report = fresh()
+    record = {"seconds": 1.0, "problems": ["cell 3 timed out"]}
+    assert add(report, "cy", {"J_b3": [0.0, 3.0], "J_b2": [3.0, 3.0]}, record) == {"J_b3": UNRECORDED}
+    assert report.troubled == [("cy", 3.0, ["cell 3 timed out"])]
