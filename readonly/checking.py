@@ -125,7 +125,7 @@ def learner_frame(error, function):
     library = (str(Path(__file__).resolve().parent), str(Path(np.__file__).resolve().parent.parent),
                str(Path(contextlib.__file__).resolve().parent))
     ours = [(frame, line) for frame, line in traceback.walk_tb(error.__traceback__)
-            if frame.f_code.co_filename == function.__code__.co_filename
+            if frame.f_code.co_filename == getattr(getattr(function, "__code__", None), "co_filename", None)
             or not str(Path(frame.f_code.co_filename).resolve()).startswith(library)]
     return ours[-1] if ours else None
 

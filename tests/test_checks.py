@@ -130,3 +130,17 @@ def test_kernel_side_failures_cross_to_the_grader_with_their_identifier():
     with pytest.raises(CheckFailed) as failed:  # an identifier of another function is not believed
         backprop_checks.judge("J_b3", case, {"message": "forged", "mistake": "J_b2/sign"})
     assert failed.value.mistake == "J_b3/unrecognised"
+
+
+def test_an_error_from_a_callable_without_code_is_still_a_failed_check():
+    import functools
+
+    def raw(x, y, scale):
+        raise KeyError("a")
+
+    with pytest.raises(CheckFailed) as failed:
+        call(functools.partial(raw, scale=2), "J_b3", 1, 2)
+    assert failed.value.mistake == "J_b3/raises-KeyError"
+    with pytest.raises(CheckFailed) as failed:
+        call(dict, "J_b3", 1, 2)  # a builtin: no frame of the learner's at all
+    assert failed.value.mistake == "J_b3/raises-TypeError"
