@@ -83,12 +83,14 @@ def test_functions_csv_equals_counts_from_the_gradebook(graded, name):
 
 
 @pytest.mark.parametrize("name", ["backprop", "heights"])
-def test_mistakes_csv_counts_the_submissions(graded, name):
+def test_mistakes_csv_counts_the_submissions_and_the_corpus(graded, name):
     counted = Counter((function, mistake) for row in read_csv(graded / "reports" / name / "submissions.csv")
                       for function, mistake in mistakes_of(row).items())
     table = {(r["function"], r["mistake"]): int(r["submissions"])
              for r in read_csv(graded / "reports" / name / "mistakes.csv")}
-    assert table == counted and sum(table.values()) > 20
+    from_corpus = Counter((function, mistake) for (assignment, _), found in MISTAKES.items() if assignment == name
+                          for function, mistake in found.items())
+    assert table == counted == from_corpus and sum(table.values()) > 20
 
 
 def test_the_page_is_self_contained_and_shows_the_tables(graded):

@@ -31,3 +31,9 @@ def test_an_older_journal_line_without_kinds_keeps_its_problems():
     record = {"seconds": 1.0, "problems": ["cell 3 timed out"]}
     assert add(report, "cy", {"J_b3": [0.0, 3.0], "J_b2": [3.0, 3.0]}, record) == {"J_b3": UNRECORDED}
     assert report.troubled == [("cy", 3.0, ["cell 3 timed out"])]
+
+
+def test_a_loss_the_grader_found_no_cause_for_is_no_diagnosis():
+    report = fresh()
+    record = {"seconds": 1.0, "problems": [], "faults": [], "mistakes": {}}
+    assert add(report, "di", {"J_b3": [1.0, 3.0], "J_b2": [3.0, 3.0]}, record) == {"J_b3": "no-diagnosis"}

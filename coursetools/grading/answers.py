@@ -102,7 +102,8 @@ def cross_check(notebooks, got, mistakes):
 
     notebooks: {notebook: {"grades": {grade_id: [score, needs manual grade]}, ...}}, changed in place;
     got: {function: [cases, answers]} from take_cells; mistakes: {function: diagnoses.mistake()} of
-    the functions whose answers the judge rejected.  Returns the report's problems.
+    the functions whose answers the judge rejected; a function whose points are taken back because
+    its answers never came is added to it as "<function>/no-answer".  Returns the report's problems.
     """
     from coursetools.grading.diagnoses import problem
 
@@ -115,6 +116,7 @@ def cross_check(notebooks, got, mistakes):
         why = None
         if not isinstance(answers, list) or len(answers) != len(cases):
             why = "the cell that asks for them did not report back (the notebook stopped it, or changed it)"
+            mistakes[function] = {"mistake": f"{function}/no-answer", "message": f"{function}: {why}"}
         elif function in mistakes:
             lines = [line.strip() for line in mistakes[function]["message"].splitlines()]
             wrong = lines[0].endswith("is not right yet.")  # then: what was expected, what came back

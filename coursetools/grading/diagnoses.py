@@ -26,8 +26,11 @@ KINDS = {
     "tampered": "the tests passed in the notebook, but the grader's own call of the function failed",
     "worker-lost": "the grader's workers died on this submission every time it was tried",
 }
-#: A function that lost points with no mistake found and no problem of its submission to blame.
+#: What a check that names no cause puts on its failure (as "<function>/unrecognised").
 UNRECOGNISED = "unrecognised"
+#: A function that lost points in the notebook while the grader recorded no mistake for it and its
+#: submission had no problem to blame (its own call found the answers right).
+NO_DIAGNOSIS = "no-diagnosis"
 #: The longest message a mistake keeps.
 MAX_MESSAGE = 600
 
@@ -76,11 +79,11 @@ def function_mistake(scored, maximum, mistakes, problems, function):
 
     mistakes: the record's {function: mistake()}; problems: its [problem()].  The grader's own
     finding comes first, then the first problem of the submission that costs points, then
-    UNRECOGNISED.
+    NO_DIAGNOSIS.
     """
     if scored >= maximum:
         return None
     if function in mistakes:
         return mistakes[function]["mistake"]
     costly = [p["kind"] for p in problems if p["kind"] not in ("left-out-files", "tampered")]
-    return costly[0] if costly else UNRECOGNISED
+    return costly[0] if costly else NO_DIAGNOSIS

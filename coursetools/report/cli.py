@@ -48,7 +48,7 @@ def report(root=REPO, names=None, db_url=None, stream=None):
 
                 def each(student, total, per_function, record):
                     rows.writerow([student, f"{total:g}", f"{sum(m for _, m, _ in per_function.values()):g}",
-                                   (record or {}).get("seconds", ""), " ".join((record or {}).get("faults") or []),
+                                   (record or {}).get("seconds", ""), " ".join((record or {}).get("faults") or ["unrecorded"] * len((record or {}).get("problems") or [])),
                                    *[f"{per_function[f][0]:g}" for f in functions],
                                    *[per_function[f][2] or "" for f in functions]])
 

@@ -92,7 +92,7 @@ def cell_scores(gradebook, assignment):
              .join(SubmittedNotebook, Grade.notebook_id == SubmittedNotebook.id)
              .join(SubmittedAssignment, SubmittedNotebook.assignment_id == SubmittedAssignment.id)
              .join(Assignment, SubmittedAssignment.assignment_id == Assignment.id)
-             .where(Assignment.name == assignment)
+             .where(Assignment.name == assignment, GradeCell.cell_type == "code")
              .order_by(SubmittedAssignment.student_id))
     with gradebook.engine.connect().execution_options(stream_results=True, yield_per=BATCH) as connection:
         for student, cell, auto, manual, extra, maximum in connection.execute(query):
@@ -158,7 +158,7 @@ def add(report, student, scores, record):
     for function, (score, maximum) in scores.items():
         outcome = "full" if score >= maximum else "zero" if score <= 0 else "partial"
         report.outcomes[function][outcome] += 1
-        if record is None:
+        if record is None or "mistakes" not in record:  # not journaled, or by a grader that kept no mistakes
             found = None if score >= maximum else UNRECORDED
         else:
             found = function_mistake(score, maximum, mistakes, problems, function)

@@ -10,7 +10,7 @@ import html
 import io
 import statistics
 
-from coursetools.grading.diagnoses import KINDS, UNRECOGNISED
+from coursetools.grading.diagnoses import KINDS, NO_DIAGNOSIS
 from coursetools.report.data import UNRECORDED
 
 #: Okabe-Ito colours, told apart with every common colour-vision deficiency.
@@ -18,7 +18,7 @@ FULL, PARTIAL, ZERO = "#009E73", "#E69F00", "#D55E00"
 BARS = "#0072B2"
 #: Mistakes shown per function on the page (mistakes.csv has them all).
 TOP_MISTAKES = 5
-MEANINGS = {**KINDS, UNRECOGNISED: "the function lost points; the checks recognised no known mistake",
+MEANINGS = {**KINDS, NO_DIAGNOSIS: "lost points in the notebook, though the grader's own call found its answers right",
             UNRECORDED: "graded without coursetools' grader (stock nbgrader), so no mistake was recorded"}
 
 
@@ -138,7 +138,7 @@ def _mistakes_html(report):
 def _problems_html(report):
     if not report.with_problems:
         return "<p>No submission had a problem.</p>"
-    kinds = "".join(f"<tr><td><code>{_e(kind)}</code></td><td class=n>{count}</td><td>{_e(KINDS.get(kind, ''))}</td></tr>"
+    kinds = "".join(f"<tr><td><code>{_e(kind)}</code></td><td class=n>{count}</td><td>{_e(MEANINGS.get(kind, ''))}</td></tr>"
                     for kind, count in report.problems.most_common())
     listed = "".join(f"<tr><td>{_e(student)}</td><td class=n>{total:g}</td><td>{'<br>'.join(map(_e, texts))}</td></tr>"
                      for student, total, texts in report.troubled)

@@ -175,7 +175,10 @@ def _raised(error, function, name, sizes):
     """The CheckFailed for error, raised by the learner's function: its line, and the shapes there."""
     import linecache
 
-    text = str(error)
+    try:
+        text = str(error)
+    except Exception:  # an exception class of the learner's whose message cannot be made
+        text = f"(an unprintable {type(error).__name__})"
     shapes = isinstance(error, ValueError) and any(word in text for word in _MISMATCH)
     lines = [f"{name} raised {type(error).__name__}: {named_shapes(text, sizes or {}) if shapes else text}"]
     found = learner_frame(error, function)
