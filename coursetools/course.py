@@ -36,6 +36,23 @@ class Assignment:
         return Path(root) / self.notebook
 
 
+def settings(root, db_url=None):
+    """(course_id, db_url) of the course: nbgrader's CourseDirectory settings in root's nbgrader_config.py.
+
+    The course's one rule for its gradebook: db_url if given, else CourseDirectory.db_url, else
+    the embedded SQLite file gradebook.db in root.
+    """
+    from traitlets.config.loader import PyFileConfigLoader
+
+    saved = list(sys.path)
+    try:
+        config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config().CourseDirectory
+    finally:
+        sys.path[:] = saved
+    course_id = config.get("course_id", "default_course")
+    return course_id, db_url or config.get("db_url") or f"sqlite:///{Path(root).resolve() / 'gradebook.db'}"
+
+
 def assignments(root=REPO):
     """Every assignment under root/source, in order of name; each folder holds one notebook."""
     found = []
@@ -85,16 +102,27 @@ def graded_functions(notebook):
     ]
 
 
+def tests_function(grade_id, function):
+    """Whether the cell grade_id tests function: its grade_id is test_<function>[_<anything>] (the course's rule)."""
+    return grade_id == f"test_{function}" or grade_id.startswith(f"test_{function}_")
+
+
 def function_of(grade_id, functions):
-    """The function a test cell tests: its grade_id is test_<function>[_<anything>]."""
-    matches = [f for f in functions if grade_id == f"test_{f}" or grade_id.startswith(f"test_{f}_")]
+    """The function a test cell tests (see tests_function); ValueError unless exactly one."""
+    matches = [f for f in functions if tests_function(grade_id, f)]
     if len(matches) != 1:
         raise ValueError(f"test cell {grade_id!r} names no single function of {functions}")
     return matches[0]
 
 
+def cell_score(auto_score, manual_score, extra_credit):
+    """The points of one grade, as nbgrader's Grade.score: the manual score over the automatic one, plus extra credit."""
+    base = manual_score if manual_score is not None else auto_score
+    return (base or 0.0) + (extra_credit or 0.0)
+
+
 def function_scores(root, assignment, db_url=None):
-    """Scores per student and function, read from the gradebook (root's gradebook.db unless db_url).
+    """Scores per student and function, read from the gradebook (the course's, see settings, unless db_url).
 
     Returns {student: {function: (score, max_score)}}, where a function's
     score is the sum of its test cells' scores.
@@ -104,7 +132,7 @@ def function_scores(root, assignment, db_url=None):
     functions = graded_functions(nbformat.read(assignment.source(root), as_version=4))
     notebook_id = assignment.notebook.removesuffix(".ipynb")
     table = {}
-    with Gradebook(db_url or f"sqlite:///{Path(root) / 'gradebook.db'}") as gradebook:
+    with Gradebook(settings(root, db_url)[1]) as gradebook:
         for submission in gradebook.assignment_submissions(assignment.name):
             graded = gradebook.find_submission_notebook(notebook_id, assignment.name, submission.student_id)
             row = {function: [0.0, 0.0] for function in functions}

@@ -15,7 +15,8 @@ import sys
 
 from nbformat.v4 import new_code_cell
 
-from coursetools.course import function_of, graded_functions
+from coursetools.course import function_of, graded_functions, tests_function
+from coursetools.grading.outcome import Mistake, Problem
 
 #: The metadata key that marks the grader's cells.
 CELL_KEY = "coursetools_answers"
@@ -100,31 +101,24 @@ def checks_from(folder, module):
 def cross_check(notebooks, got, mistakes):
     """Take back the points of every function whose own tests passed but whose answers are wrong.
 
-    notebooks: {notebook: {"grades": {grade_id: [score, needs manual grade]}, ...}}, changed in place;
-    got: {function: [cases, answers]} from take_cells; mistakes: {function: diagnoses.mistake()} of
-    the functions whose answers the judge rejected; a function whose points are taken back because
-    its answers never came is added to it as "<function>/no-answer".  Returns the report's problems.
+    notebooks: {notebook: NotebookGrades}, changed in place; got: {function: [cases, answers]}
+    from take_cells; mistakes: {function: Mistake} of the functions whose answers judging rejected;
+    a function whose points are taken back because its answers never came is added to it as
+    "<function>/no-answer".  Returns the Problems to add to the outcome.
     """
-    from coursetools.grading.diagnoses import problem
-
     reasons = {}
     for function, (cases, answers) in sorted(got.items()):
-        cells = [(notebook, grade_id) for notebook, data in notebooks.items() for grade_id in data["grades"]
-                 if grade_id == f"test_{function}" or grade_id.startswith(f"test_{function}_")]
-        if not any((notebooks[n]["grades"][g][0] or 0) > 0 for n, g in cells):
+        cells = [(notebook, grade_id) for notebook, data in notebooks.items() for grade_id in data.grades
+                 if tests_function(grade_id, function)]
+        if not any((notebooks[n].grades[g][0] or 0) > 0 for n, g in cells):
             continue  # nothing to take back
-        why = None
         if not isinstance(answers, list) or len(answers) != len(cases):
-            why = "the cell that asks for them did not report back (the notebook stopped it, or changed it)"
-            mistakes[function] = {"mistake": f"{function}/no-answer", "message": f"{function}: {why}"}
-        elif function in mistakes:
-            lines = [line.strip() for line in mistakes[function]["message"].splitlines()]
-            wrong = lines[0].endswith("is not right yet.")  # then: what was expected, what came back
-            why = " ".join(lines[1:3] if wrong else lines[:2])[:300]
-        if why:
+            mistakes[function] = Mistake(f"{function}/no-answer", f"{function}: the grader's call of it did not "
+                                         "report back (the notebook stopped it, or changed it).")
+        if function in mistakes:
             for notebook, grade_id in cells:
-                notebooks[notebook]["grades"][grade_id][0] = 0.0
-            reasons.setdefault(why, []).append(function)
-    return [problem("tampered", f"{', '.join(functions)}: the tests passed in the notebook, but the grader's own "
-                    f"call of {'it' if len(functions) == 1 else 'them'} failed ({why}): 0 points (tests tampered "
-                    "with?)") for why, functions in reasons.items()]
+                notebooks[notebook].grades[grade_id][0] = 0.0
+            reasons.setdefault(mistakes[function].id, []).append(function)
+    return [Problem("tampered", f"{', '.join(functions)}: the tests passed in the notebook, but the grader's own "
+                    f"call of {'it' if len(functions) == 1 else 'them'} found {why}: 0 points (tests tampered with?)")
+            for why, functions in reasons.items()]

@@ -37,6 +37,7 @@ def structure(gradebook, name):
     for notebook in assignment.notebooks:
         notebooks.append({
             "name": notebook.name,
+            "kernelspec": notebook.kernelspec,  # nbgrader's OverwriteKernelspec runs the submission with it
             "grade_cells": [{"name": c.name, "max_score": c.max_score, "cell_type": c.cell_type}
                             for c in notebook.grade_cells],
             "solution_cells": [{"name": c.name} for c in notebook.solution_cells],
@@ -113,7 +114,7 @@ def _build_gradebook(structure_, path, course_id):
         duedate = datetime.fromisoformat(structure_["duedate"]) if structure_["duedate"] else None
         gradebook.update_or_create_assignment(name, duedate=duedate)
         for notebook in structure_["notebooks"]:
-            gradebook.update_or_create_notebook(notebook["name"], name)
+            gradebook.update_or_create_notebook(notebook["name"], name, kernelspec=notebook.get("kernelspec"))
             for cell in notebook["grade_cells"]:
                 gradebook.update_or_create_grade_cell(cell["name"], notebook["name"], name,
                                                       max_score=cell["max_score"], cell_type=cell["cell_type"])

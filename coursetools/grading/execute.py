@@ -22,7 +22,8 @@ from traitlets import Bool, Dict, Integer, Unicode
 
 from coursetools import sandbox
 from coursetools.grading import answers
-from coursetools.grading.diagnoses import problem
+from coursetools.grading.kernel import oom_kills
+from coursetools.grading.outcome import Problem
 
 NOTEBOOK_TIMEOUT = 600
 MAX_OUTPUT_BYTES = 2 ** 20
@@ -45,6 +46,8 @@ class GuardedExecute(Execute):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.timeout_func = self._cell_timeout
+        if not self.kernel_name:  # never the submission's kernelspec: a name the worker lacks would lose its points
+            self.kernel_name = "python3"
         if self.sandboxed:  # nbgrader's Execute passes its kernel manager class as an argument, past the config
             from coursetools.grading.kernel import SandboxedKernelManager
 
@@ -52,7 +55,7 @@ class GuardedExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         self._deadline = time.monotonic() + self.notebook_timeout
-        self._stopped, self._problems, self._notebook_bytes = None, [], 0
+        self._stopped, self._problems, self._notebook_bytes, self._oom_kills = None, [], 0, 0
         self._timings = {"kernel": 0.0, "cells": 0.0}
         started = time.monotonic()
         added = answers.add_cells(nb, self.answer_plan) if self.answer_plan else {}
@@ -64,7 +67,8 @@ class GuardedExecute(Execute):
             got = answers.take_cells(nb, added)
             if self.report_file:
                 with open(self.report_file, "a") as report:
-                    report.write(json.dumps({"problems": self._problems, "timings": self._timings,
+                    report.write(json.dumps({"problems": [[p.kind, p.text] for p in self._problems],
+                                             "timings": self._timings,
                                              "answers": got}) + "\n")
 
     async def async_start_new_kernel_client(self):
@@ -102,7 +106,7 @@ class GuardedExecute(Execute):
             self._error(cell, "NotRun", self._stopped)
             return cell, resources
         self._cell_bytes, self._flooded = 0, None
-        started = time.monotonic()
+        started, allowed = time.monotonic(), self._cell_timeout(cell)
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
@@ -117,18 +121,33 @@ class GuardedExecute(Execute):
             self._error(cell, "CellTimeoutError", self._stopped)
             return cell, resources
         finally:
-            self._timings["cells"] += time.monotonic() - started
+            elapsed = time.monotonic() - started
+            self._timings["cells"] += elapsed
+        # Only what the grader saw itself: its own clock, the sandbox's memory cgroup; never the cell's output.
+        if elapsed >= allowed and not self._stopped:
+            self._problems.append(Problem("cell-timeout", f"{self._name(cell, index)} ran out of its {allowed} s"))
+        kills = oom_kills(self._launcher_pid())
+        if kills > self._oom_kills:
+            self._oom_kills = kills
+            self._problems.append(Problem("out-of-memory", f"a process of {self._name(cell, index)} was killed: the "
+                                                           "sandbox's processes together passed its memory limit"))
         if self._flooded:
             cell.outputs = [o for o in cell.outputs if o.get("output_type") != "error"][:20]
             self._error(cell, "OutputLimitExceeded", self._flooded)
-            self._problems.append(problem("output-limit", f"{self._name(cell, index)} sent {self._flooded}"))
+            self._problems.append(Problem("output-limit", f"{self._name(cell, index)} sent {self._flooded}"))
             if self._flooded.endswith("in all its cells"):
                 self._stop("output-limit", "the notebook's output passed its limit", f"at {self._name(cell, index)}")
         return cell, resources
 
+    def _launcher_pid(self):
+        try:
+            return self.km.provisioner.process.pid
+        except AttributeError:
+            return None
+
     def _stop(self, kind, why, where):
         self._stopped = why
-        self._problems.append(problem(kind, f"{why} {where}; later cells not run"))
+        self._problems.append(Problem(kind, f"{why} {where}; later cells not run"))
 
     def _exit_status(self):
         try:
@@ -144,19 +163,6 @@ class GuardedExecute(Execute):
             with contextlib.suppress(ValueError):
                 return f" ({signal.Signals(number).name})"
         return f" (exit status {code})"
-
-    def on_cell_executed(self, **kwargs):
-        super().on_cell_executed(**kwargs)
-        content = kwargs["execute_reply"]["content"]
-        if content.get("status") != "error":
-            return
-        name, value = content.get("ename", ""), str(content.get("evalue", ""))
-        kind, why = (("cell-timeout", "timed out") if name == "CellTimeoutError"
-                     else ("out-of-memory", "hit the memory limit (MemoryError)") if name == "MemoryError"
-                     else ("process-limit", f"hit the process limit ({name})")
-                     if "Resource temporarily unavailable" in value else (None, None))
-        if kind:
-            self._problems.append(problem(kind, f"{self._name(kwargs['cell'], kwargs['cell_index'])} {why}"))
 
     def process_message(self, msg, cell, cell_index):
         """Count every message's bytes against the limits; past them, keep nothing more and interrupt the cell."""

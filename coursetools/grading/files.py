@@ -33,14 +33,15 @@ def walk(top):
                 stack.append(path)
 
 
-def read_folder(top, max_files=1000, max_bytes=64 * 2 ** 20):
+def read_folder(top, max_files=1000, max_bytes=64 * 2 ** 20, keep=None):
     """({relative path: bytes} of the regular files under top, [what was left out]); raise TooLarge past the limits.
 
     Folders themselves are not kept: a file's path names them.  Left out: links, devices, sockets.
+    keep: if given, a set of relative paths: only those are read (and counted against the limits).
     """
     files, left_out, total = {}, [], 0
     for relative, info in walk(top):
-        if stat.S_ISDIR(info.st_mode):
+        if stat.S_ISDIR(info.st_mode) or (keep is not None and relative not in keep):
             continue
         if not stat.S_ISREG(info.st_mode):
             left_out.append(relative)

@@ -1,54 +1,63 @@
-"""The journal of graded submissions, `autograded/.grade-journal.jsonl`: what makes a run resumable.
+"""The journal of graded submissions: one `Outcome` a line, what makes a run resumable and what the report reads.
 
-One JSON line per submission, appended (and synced) once its grades are committed to the
-gradebook.  A run skips the submissions whose last line has the same fingerprint (the same
-files and the same source); a torn last line, from a run killed while writing it, is ignored.
-Everything in a line that came from a submission (its student id, the problems its notebook
-caused) is made safe for a terminal and cut to a bounded length before it is written.
+Each gradebook has a journal of its own, `.coursetools/journals/<key>.jsonl` in the course folder
+(key: a digest of the gradebook's URL without its password), outside `autograded/`, whose names
+are student ids.  A line is appended (and synced) once the submission's grades are committed to
+that gradebook, so a run into another gradebook grades what that one lacks.  A run skips the
+submissions whose last line has the same fingerprint (the same files and the same source); a torn
+last line, from a run killed while writing it, is ignored.
 """
-import json
+import hashlib
 import os
-import re
 from pathlib import Path
 
-JOURNAL = ".grade-journal.jsonl"
-#: The longest text a journal line or report keeps from one problem.
-MAX_TEXT = 400
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+from coursetools.grading.outcome import Outcome
+
+FOLDER = Path(".coursetools") / "journals"
 
 
-def safe(text, limit=MAX_TEXT):
-    """text with control characters (escape codes, newlines, bidirectional marks) shown as \\xNN, and cut to limit."""
-    shown = _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
-    return shown if len(shown) <= limit else shown[:limit - 1] + "…"
+def key_of(db_url):
+    """The journal's key of a gradebook: a digest of its URL, the password left out."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        shown = make_url(db_url).render_as_string(hide_password=True)
+    except Exception:  # not a URL: the text itself
+        shown = str(db_url)
+    return hashlib.sha256(shown.encode()).hexdigest()[:16]
 
 
-def path_of(root):
-    return Path(root) / "autograded" / JOURNAL
+def path_of(root, db_url=None):
+    """The journal of the gradebook at db_url (default: the course's own), in the course folder root."""
+    if db_url is None:
+        from coursetools.course import settings
+
+        db_url = settings(root)[1]
+    return Path(root) / FOLDER / f"{key_of(db_url)}.jsonl"
 
 
-def read(root):
-    """{(assignment, student): the last record} of the journal."""
-    records = {}
-    path = path_of(root)
-    if path.exists():
-        with open(path, errors="replace") as lines:
+def read(root, db_url=None):
+    """{(assignment, student): the last Outcome} of the gradebook's journal."""
+    outcomes = {}
+    path = path_of(root, db_url)
+    if path.is_file():
+        with open(path, "rb") as lines:
             for line in lines:
                 try:
-                    record = json.loads(line)
-                    records[(record["assignment"], record["student"])] = record
-                except (ValueError, KeyError, TypeError):
+                    outcome = Outcome.from_json(line)
+                except ValueError:
                     continue
-    return records
+                outcomes[(outcome.assignment, outcome.student)] = outcome
+    return outcomes
 
 
-def append(root, records):
-    """Append records (dicts) to the journal and sync it to disk."""
-    if not records:
+def append(root, db_url, outcomes):
+    """Append outcomes to the gradebook's journal and sync it to disk."""
+    if not outcomes:
         return
-    path = path_of(root)
+    path = path_of(root, db_url)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as journal:
-        journal.write("".join(json.dumps(record) + "\n" for record in records))
+        journal.write("".join(outcome.to_json() + "\n" for outcome in outcomes))
         journal.flush()
         os.fsync(journal.fileno())

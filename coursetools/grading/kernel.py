@@ -65,6 +65,25 @@ class SandboxedKernelManager(AsyncKernelManager):
         os.chmod(os.path.dirname(self.connection_file), 0o555)
 
 
+def oom_kills(launcher_pid):
+    """How many processes the memory cgroup of the sandbox of launcher_pid has killed (0 without one).
+
+    Read from the cgroup itself (v1 `memory.oom_control`, v2 `memory.events`), which the kernel
+    writes and the sandbox cannot: what the grader reports as out of memory is what it saw there.
+    """
+    found = sandbox.memory_cgroup() if launcher_pid else None
+    if found is None:
+        return 0
+    parent, version = found
+    events = "memory.oom_control" if version == 1 else "memory.events"
+    try:
+        with open(os.path.join(parent, f"{sandbox.CGROUP_PREFIX}{launcher_pid}", events)) as lines:
+            counts = dict(line.split() for line in lines if len(line.split()) == 2)
+        return int(counts.get("oom_kill", 0))
+    except (OSError, ValueError):
+        return 0
+
+
 def claim_slot():
     """(a slot number no other grading process on this host holds, the socket that holds it).
 

@@ -1,25 +1,26 @@
-"""A run of `make grade`: find the class's submissions, grade what the journal lacks, write each result once.
+"""A run of `make grade`: find the class's submissions, grade what the journal lacks, write each outcome once.
 
 The client (this process) reads the course and the central gradebook, makes one task per
-submission (its files, read from `submitted/`, and a fingerprint of them and of the source),
-hands the tasks to an executor, and is the single writer of what comes back: the autograded
-notebooks, the gradebook, then the journal.
+submission (its files, read from `submitted/` within limits, and a fingerprint of them and of the
+source), hands the tasks to an executor, and is the single writer of what comes back: the
+autograded notebooks, the gradebook, then the journal.  The run is total: whatever a submission
+holds becomes that submission's outcome (0 points and why, where it cannot be graded); only
+course-level faults (no sandbox, no gradebook, an assignment missing, a cluster that loses work
+it cannot redo) stop it with a GradingError.
 """
 import hashlib
 import sys
 from pathlib import Path
 
 from coursetools import sandbox
-from coursetools.course import REPO, assignments
-from coursetools.grading import journal
+from coursetools.course import REPO, assignments, settings
+from coursetools.grading import intake, journal
 from coursetools.grading.assignment import bundle, ensure_path
-from coursetools.grading.diagnoses import problem
 from coursetools.grading.errors import GradingError
 from coursetools.grading.execute import NOTEBOOK_TIMEOUT
-from coursetools.grading.files import TooLarge, digest_folder, read_folder
-from coursetools.grading.journal import safe
+from coursetools.grading.outcome import Problem, safe
 from coursetools.grading.progress import Progress
-from coursetools.grading.writer import Writer, check_student_ids, open_gradebook, shown_url
+from coursetools.grading.writer import Writer, open_gradebook, shown_url
 
 #: What one submission folder may hold: more is not graded (0 points, and why).
 MAX_SUBMISSION_FILES, MAX_SUBMISSION_BYTES = 100, 32 * 2 ** 20
@@ -27,19 +28,6 @@ MAX_SUBMISSION_FILES, MAX_SUBMISSION_BYTES = 100, 32 * 2 ** 20
 
 class Interrupted(GradingError):
     """The run was stopped (Ctrl-C); what was graded is kept, and a new run finishes the rest."""
-
-
-def course_settings(root, db_url=None):
-    """(course_id, db_url) of the course: nbgrader's CourseDirectory settings in nbgrader_config.py; db_url wins."""
-    from traitlets.config.loader import PyFileConfigLoader
-
-    saved = list(sys.path)
-    try:
-        config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config().CourseDirectory
-    finally:
-        sys.path[:] = saved
-    course_id = config.get("course_id", "default_course")
-    return course_id, db_url or config.get("db_url") or f"sqlite:///{Path(root) / 'gradebook.db'}"
 
 
 def grade(root=REPO, names=None, jobs=None, sandboxed=True, force=False, students=None, cell_timeout=None,
@@ -57,24 +45,20 @@ def grade(root=REPO, names=None, jobs=None, sandboxed=True, force=False, student
     chosen = [a for a in assignments(root) if names is None or a.name in names]
     if names is not None and len(chosen) != len(set(names)):
         raise GradingError(f"no such assignment: {sorted(set(names) - {a.name for a in chosen})}")
-    course_id, db_url = course_settings(root, db_url)
-    folders = {a.name: sorted(p for p in (root / "submitted").glob(f"*/{a.name}") if p.is_dir()
-                              and (students is None or p.parent.name in students)) for a in chosen}
-    check_student_ids({p.parent.name for found in folders.values() for p in found})
+    course_id, db_url = settings(root, db_url)
+    found, refused = intake.find_submissions(root, [a.name for a in chosen], students)
+    for refusal in refused:
+        print(f"refused {refusal.shown}: {refusal.reason}; not graded", file=stream, flush=True)
     remove_stale_folders()
     sandbox.remove_orphaned_caps()
     gradebook = open_gradebook(db_url, course_id)
     executor = None
     try:
-        bundles = {name: bundle(root, name, gradebook, course_id) for name, found in folders.items() if found}
-        done = {} if force else journal.read(root)
-        pending = []
-        for name in bundles:
-            for folder in folders[name]:
-                fingerprint = hashlib.sha256((bundles[name]["key"] + digest_folder(folder)).encode()).hexdigest()
-                if done.get((name, folder.parent.name), {}).get("fingerprint") != fingerprint:
-                    pending.append((name, folder, fingerprint))
-        skipped = sum(1 for key in done if key[0] in {a.name for a in chosen})
+        bundles = {name: bundle(root, name, gradebook, course_id) for name in {s.assignment for s in found}}
+        done = {} if force else journal.read(root, db_url)
+        pending = [s for s in found if done.get((s.assignment, s.student)) is None
+                   or done[(s.assignment, s.student)].fingerprint != _fingerprint(bundles[s.assignment], s.folder)]
+        skipped = len(found) - len(pending)
         if pending:
             executor = DaskExecutor(scheduler, jobs, security, sandboxed, {**sandbox.LIMITS, **(limits or {})})
             executor.check()
@@ -87,75 +71,88 @@ def grade(root=REPO, names=None, jobs=None, sandboxed=True, force=False, student
             print("no memory cgroup can be made here (not root, or no memory controller): memory is limited per"
                   " process only, not per sandbox", file=stream, flush=True)
         options = {"cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout}
-        failed = _write_all(root, gradebook, executor, bundles, pending, options, stream) if pending else []
+        unwritten = _write_all(root, db_url, gradebook, executor, bundles, pending, options, stream) \
+            if pending else []
     finally:
         gradebook.close()
         if executor is not None:
             executor.close()
-    if failed:
-        print(failed[0]["grader_error"], file=stream)
-        raise GradingError(f"{len(failed)} submissions were not graded because of an error of the grader "
-                           "(the first traceback is above); nothing was recorded for them")
-    return report(root, [a.name for a in chosen])
+    if unwritten:
+        raise GradingError(f"{len(unwritten)} submissions could not be written or graded ({unwritten[0]}, ...); "
+                           "nothing was recorded for them: run again to grade them")
+    return report(root, db_url, [a.name for a in chosen], refused)
 
 
-def _tasks(pending):
-    """(assignment, task) for each pending submission, its files read only when it is handed out."""
-    for name, folder, fingerprint in pending:
-        task = {"student": folder.parent.name, "fingerprint": fingerprint, "files": {}, "problems": []}
-        try:
-            task["files"], left_out = read_folder(folder, MAX_SUBMISSION_FILES, MAX_SUBMISSION_BYTES)
-            if left_out:
-                task["problems"].append(problem("left-out-files", "left out what is not a regular file: "
-                                                + safe(", ".join(left_out))))
-        except TooLarge as too_large:
-            task["problems"].append(problem("too-large", f"the submission folder holds {too_large}: not graded, "
+def _fingerprint(bundle_, folder):
+    """The fingerprint of a submission folder graded as bundle_: its files (read within limits) and the source."""
+    read = intake.read_submission(folder, MAX_SUBMISSION_FILES, MAX_SUBMISSION_BYTES)
+    return hashlib.sha256((bundle_["key"] + read.digest).encode()).hexdigest()
+
+
+def _tasks(pending, bundles):
+    """(assignment, task) for each pending submission, its files read (within limits) only when it is handed out."""
+    for submission in pending:
+        read = intake.read_submission(submission.folder, MAX_SUBMISSION_FILES, MAX_SUBMISSION_BYTES)
+        fingerprint = hashlib.sha256((bundles[submission.assignment]["key"] + read.digest).encode()).hexdigest()
+        task = {"student": submission.student, "fingerprint": fingerprint, "files": dict(read.files), "problems": []}
+        if read.left_out:
+            task["problems"].append(Problem("left-out-files", "left out what is not a regular file: "
+                                            + safe(", ".join(read.left_out))))
+        if read.too_large:
+            task["problems"].append(Problem("too-large", f"the submission folder holds {read.too_large}: not graded, "
                                                          "0 points"))
-        yield name, task
+        if "timestamp.txt" in task["files"]:  # nbgrader reads only our own, strict rendering of it
+            text, problem = intake.parse_timestamp(task["files"].pop("timestamp.txt"))
+            if text is not None:
+                task["files"]["timestamp.txt"] = text.encode()
+            if problem:
+                task["problems"].append(Problem("bad-timestamp", problem))
+        yield submission.assignment, task
 
 
-def _write_all(root, gradebook, executor, bundles, pending, options, stream):
-    """Grade pending on executor and write each result; return the results the grader failed on."""
-    progress, failed, writer = Progress(len(pending), stream), [], Writer(gradebook, root)
+def _write_all(root, db_url, gradebook, executor, bundles, pending, options, stream):
+    """Grade pending on executor and write each outcome; return why each one that was not written was not."""
+    progress, unwritten, writer = Progress(len(pending), stream), [], Writer(gradebook, root, db_url)
     try:
-        for results in executor.map(bundles, _tasks(pending), options):
-            for result in results:
-                if result.get("grader_error"):
-                    failed.append(result)
-                    progress.update(f"{result['assignment']}/{safe(result['student'], 80)}: NOT GRADED, grader "
-                                    f"error: {safe(result['grader_error'].strip().splitlines()[-1])}")
-            results = [result for result in results if not result.get("grader_error")]
-            written = writer.write(results)
-            journal.append(root, [record(result, *summary) for result, summary in zip(results, written)])
-            for result, (score, maximum, problems) in zip(results, written):
-                progress.update(f"{result['assignment']}/{safe(result['student'], 80)}: {score:g}/{maximum:g} "
-                                f"in {result['seconds']:.1f} s"
-                                + (f"; {'; '.join(p['text'] for p in problems)}" if problems else ""))
+        for batch in executor.map(bundles, _tasks(pending, bundles), options):
+            outcomes = _write(writer, batch, unwritten, progress)
+            journal.append(root, db_url, outcomes)
+            for outcome in outcomes:
+                progress.update(f"{outcome.assignment}/{safe(outcome.student, 80)}: {outcome.score:g}/"
+                                f"{outcome.max_score:g} in {outcome.seconds:.1f} s"
+                                + (f"; {'; '.join(outcome.texts())}" if outcome.problems else ""))
+        unwritten += [f"{assignment}/{safe(task['student'], 80)}: {why}"
+                      for assignment, task, why in executor.not_graded]
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted after {progress.done} of {len(pending)}; run again to grade the rest") \
             from None
     finally:
         writer.close()
-    return failed
+    return unwritten
 
 
-def record(result, score, maximum, problems):
-    """The journal's line for a written result: problems as texts, with their kinds beside them in faults."""
-    return {"assignment": result["assignment"], "student": result["student"], "fingerprint": result["fingerprint"],
-            "score": score, "max_score": maximum, "problems": [p["text"] for p in problems],
-            "faults": [p["kind"] for p in problems], "mistakes": result.get("mistakes", {}),
-            "seconds": round(result["seconds"], 2), **{f"{k}_seconds": round(v, 2) for k, v in result["timings"].items()}}
+def _write(writer, batch, unwritten, progress):
+    """Write batch; where the gradebook refuses it whole, each one alone, so that one refusal costs one submission."""
+    try:
+        return writer.write(batch)
+    except GradingError as refused:
+        if len(batch) == 1:
+            outcome = batch[0].outcome
+            unwritten.append(f"{outcome.assignment}/{safe(outcome.student, 80)}: {refused}")
+            progress.update(f"{outcome.assignment}/{safe(outcome.student, 80)}: NOT WRITTEN: {refused}")
+            return []
+        return [outcome for graded in batch for outcome in _write(writer, [graded], unwritten, progress)]
 
 
-def report(root, names):
-    """Lines of the report: every graded submission with a problem, and why."""
-    records = [r for key, r in sorted(journal.read(root).items()) if key[0] in names]
-    troubled = [r for r in records if r["problems"]]
-    lines = [f"report: {len(records)} submissions graded, {len(troubled)} with problems"]
-    for record in troubled:
-        lines.append(f"  {record['assignment']}/{safe(record['student'], 80)} "
-                     f"({record['score']:g}/{record['max_score']:g}): "
-                     f"{safe('; '.join(record['problems']), 4 * journal.MAX_TEXT)}")
+def report(root, db_url, names, refused=()):
+    """Lines of the report: every graded submission with a problem and why, then the refused folders."""
+    outcomes = [o for key, o in sorted(journal.read(root, db_url).items()) if key[0] in names]
+    troubled = [o for o in outcomes if o.problems]
+    lines = [f"report: {len(outcomes)} submissions graded, {len(troubled)} with problems"
+             + (f", {len(refused)} folders refused" if refused else "")]
+    for outcome in troubled:
+        lines.append(f"  {outcome.assignment}/{safe(outcome.student, 80)} ({outcome.score:g}/{outcome.max_score:g}): "
+                     f"{safe('; '.join(outcome.texts()), 1600)}")
+    for refusal in refused:
+        lines.append(f"  refused {refusal.shown}: {refusal.reason}")
     return lines
-
-

@@ -9,6 +9,7 @@ package is imported) it puts back.
 """
 import contextlib
 import json
+import logging
 import re
 import sys
 import tempfile
@@ -19,47 +20,62 @@ from pathlib import Path
 
 from coursetools import sandbox
 from coursetools.grading import answers
-from coursetools.grading.diagnoses import diagnose, problem
+from coursetools.grading.diagnoses import diagnose
+from coursetools.grading.outcome import Graded, NotebookGrades, Outcome, Problem
 from coursetools.grading.assignment import PRIVATE_DB, ensure_path, notebook_names, private_gradebook
 from coursetools.grading.files import read_folder, remove_tree, write_folder
 
-#: Largest autograded folder a result carries back (the notebooks nbgrader wrote, and the submission's files).
-MAX_RESULT_FILES, MAX_RESULT_BYTES = 100, 48 * 2 ** 20
+#: Largest autograded folder a result carries back (the notebooks nbgrader wrote, and the submission's own
+#: files: at most the 100 a submission may hold, so a full submission always fits).
+MAX_RESULT_FILES, MAX_RESULT_BYTES = 128, 48 * 2 ** 20
 
 
 def grade_submission(bundle, task, options, work=None):
-    """Grade task's files as bundle's assignment; return the result (a dict of plain data).
+    """Grade task's files as bundle's assignment; return a Graded (the Outcome, the grades, the autograded files).
 
-    task: {"student", "fingerprint", "files": {relative path: bytes}, "problems": [...]}.
+    task: {"student", "fingerprint", "files": {relative path: bytes}, "problems": [Problem]}.
     options: {"sandbox": the launcher's arguments or None, "kernel_folder": where kernels' sockets go,
     "cache": a folder of the worker's for what it builds once (private gradebooks),
     "cell_timeout", "notebook_timeout", "max_output_bytes", "max_notebook_output_bytes"}.  work: the folder for the private course.
-    A failure of the grader itself (not of the notebook) comes back as result["grader_error"].
+    A failure of the grader itself (not of the notebook) is the outcome's "grader-error" problem, with
+    the traceback's last line; the whole traceback goes to the worker's log.
     """
     started = time.monotonic()
-    result = {"assignment": bundle["assignment"], "student": task["student"], "fingerprint": task["fingerprint"],
-              "timestamp": None, "notebooks": {}, "problems": list(task.get("problems", ())), "files": {},
-              "timings": {}, "mistakes": {}}
+    graded = Graded(Outcome(bundle["assignment"], task["student"], task["fingerprint"], seed=_seed(task),
+                            problems=list(task.get("problems", ()))))
     course = Path(tempfile.mkdtemp(prefix="c", dir=work))
     saved_path = list(sys.path)
     try:
         with warnings.catch_warnings():
             # nbgrader's API triggers SQLAlchemy's autoflush note on each new student; the grades are right
             warnings.filterwarnings("ignore", message="Object of type .* not in session")
-            _grade(bundle, task, options, course, result)
-    except Exception:  # a bug of ours, not the student's: the client records nothing
-        result["grader_error"] = traceback.format_exc()
+            _grade(bundle, task, options, course, graded)
+    except Exception as failed:  # a bug of ours, not the student's: this submission alone scores 0, and says why
+        logging.getLogger(__name__).exception("grading %s/%s failed", bundle["assignment"], task["student"])
+        graded = Graded(Outcome(bundle["assignment"], task["student"], task["fingerprint"], seed=_seed(task),
+                                problems=list(task.get("problems", ()))))
+        graded.outcome.add("grader-error", f"the grader failed on this submission ({type(failed).__name__}: "
+                                           f"{failed}): 0 points; please report it")
     finally:
         sys.path[:] = saved_path  # nbgrader_config.py puts its folder on sys.path each time it is loaded
         remove_tree(course)
-    result["seconds"] = time.monotonic() - started
-    return result
+    graded.outcome.seconds = time.monotonic() - started
+    return graded
 
 
-def _grade(bundle, task, options, course, result):
+def _seed(task):
+    """The seed of the grader's own cases for task: drawn from its fingerprint, so a regrade draws the same."""
+    return int(task["fingerprint"][:8], 16)
+
+
+def _grade(bundle, task, options, course, graded):
     from nbgrader.api import Gradebook, MissingEntry
 
+    from coursetools.grading.inert import inert_bytes
+    from coursetools.grading.screen import screen_notebook
+
     ensure_path()
+    outcome = graded.outcome
     assignment, student = bundle["assignment"], task["student"]
     (course / "nbgrader_config.py").write_text(bundle["config"])
     write_folder(bundle["files"], course / "source" / assignment)
@@ -68,21 +84,31 @@ def _grade(bundle, task, options, course, result):
     submitted.mkdir(parents=True)
     write_folder(task["files"], submitted)
     expected = notebook_names(bundle["gradebook"])
-    present = [name for name in expected if (submitted / f"{name}.ipynb").is_file()]
-    for name in sorted(set(expected) - set(present)):
-        others = sorted(p.name for p in submitted.glob("*.ipynb"))
-        result["problems"].append(problem("missing-notebook", f"{name}.ipynb is missing"
-                                          + (f" (found {', '.join(others)})" if others else "")))
+    present = []
+    for name in expected:
+        path = submitted / f"{name}.ipynb"
+        if not path.is_file():
+            others = sorted(p.name for p in submitted.glob("*.ipynb"))
+            outcome.add("missing-notebook", f"{name}.ipynb is missing" + (f" (found {', '.join(others)})" if others
+                                                                          else ""))
+            continue
+        refused = screen_notebook(path.read_bytes())
+        if refused:  # nbformat and nbgrader never read it: their memory and time grow with what it holds
+            outcome.add("broken-notebook", f"{name}.ipynb cannot be graded: {refused}")
+            path.unlink()
+        else:
+            present.append(name)
     report = course / "execute-report.jsonl"
+    executed = []
     if present:
         run = _autograde(bundle, task, options, course, report)
         executed = [json.loads(line) for line in report.read_text().splitlines()] if report.exists() else []
         for part in executed:
-            result["problems"] += part["problems"]
+            outcome.problems += [Problem(kind, text) for kind, text in part["problems"]]
             for name, seconds in part["timings"].items():
-                result["timings"][name] = result["timings"].get(name, 0.0) + seconds
+                outcome.timings[name] = outcome.timings.get(name, 0.0) + seconds
         if not run["success"]:
-            result["problems"].append(problem("broken-notebook", _first_error(run.get("log"), run.get("error"))))
+            outcome.add("broken-notebook", _first_error(run.get("log"), run.get("error")))
     output = course / "autograded" / student / assignment
     with Gradebook(f"sqlite:///{course / PRIVATE_DB}") as gradebook:
         try:
@@ -90,26 +116,27 @@ def _grade(bundle, task, options, course, result):
         except MissingEntry:
             submission = None
         if submission is not None and submission.timestamp is not None:
-            result["timestamp"] = submission.timestamp.isoformat()
+            outcome.timestamp = submission.timestamp.isoformat()
         for notebook in submission.notebooks if submission is not None else ():
-            result["notebooks"][notebook.name] = {
-                "graded": _graded_cells(output / f"{notebook.name}.ipynb") if notebook.name in present else None,
-                "grades": {g.name: [g.auto_score, g.needs_manual_grade] for g in notebook.grades},
-                "comments": {c.name: c.auto_comment for c in notebook.comments},
-                "late_penalty": notebook.late_submission_penalty,
-            }
+            graded.notebooks[notebook.name] = NotebookGrades(
+                graded=_graded_cells(output / f"{notebook.name}.ipynb") if notebook.name in present else None,
+                grades={g.name: [g.auto_score, g.needs_manual_grade] for g in notebook.grades},
+                comments={c.name: c.auto_comment for c in notebook.comments},
+                late_penalty=notebook.late_submission_penalty)
     if present and bundle["checks"]:
         got = {}
         for part in executed:
             got.update(part["answers"])
         with answers.checks_from(course / "source" / assignment, bundle["checks"]["module"]) as checks:
-            result["mistakes"] = diagnose(got, checks.judge)
-        result["problems"] += answers.cross_check(result["notebooks"], got, result["mistakes"])
+            outcome.mistakes = diagnose(got, checks.judge)
+        outcome.problems += answers.cross_check(graded.notebooks, got, outcome.mistakes)
     if output.is_dir():
-        files, _ = read_folder(output, MAX_RESULT_FILES, MAX_RESULT_BYTES)
-        # Only what nbgrader wrote comes back: the assignment's notebooks and the submission's own files.
+        # Only what nbgrader wrote comes back: the assignment's notebooks and the submission's own files;
+        # the notebooks with every output made inert (no script, no markup) for whoever opens them.
         keep = {f"{name}.ipynb" for name in expected} | set(task["files"])
-        result["files"] = {path: content for path, content in files.items() if path in keep}
+        files, _ = read_folder(output, MAX_RESULT_FILES, MAX_RESULT_BYTES, keep=keep)
+        graded.files = {path: inert_bytes(content) if path.endswith(".ipynb") else content
+                        for path, content in files.items()}
 
 
 def _autograde(bundle, task, options, course, report):
@@ -138,7 +165,7 @@ def _autograde(bundle, task, options, course, report):
     config.GuardedExecute.shutdown_kernel = "immediate"  # all cells have run: no need to wait for it
     config.GuardedExecute.report_file = str(report)
     if bundle["checks"]:
-        seed = int(task["fingerprint"][:8], 16)
+        seed = _seed(task)
         with answers.checks_from(course / "source" / assignment, bundle["checks"]["module"]) as checks:
             cases = checks.grader_cases(seed)
         config.GuardedExecute.answer_plan = {**bundle["checks"], "cases": cases}

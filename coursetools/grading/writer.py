@@ -10,10 +10,10 @@ are committed, then the caller journals its submissions.
 import warnings
 from pathlib import Path
 
-from coursetools.grading.diagnoses import problem
+from coursetools.course import cell_score
 from coursetools.grading.errors import GradingError
 from coursetools.grading.files import remove_tree, write_folder
-from coursetools.grading.journal import safe
+from coursetools.grading.outcome import NotebookGrades, safe
 
 #: nbgrader's columns for ids and names are VARCHAR(128); PostgreSQL enforces it, SQLite does not.
 MAX_ID = 128
@@ -49,12 +49,6 @@ def check_student_ids(students):
                            f"limit), for example {safe(long[0], 60)!r}: rename their folders under submitted/")
 
 
-def _score(grade):
-    """nbgrader's Grade.score, in Python: the manual score over the automatic one, plus extra credit."""
-    base = grade.manual_score if grade.manual_score is not None else grade.auto_score
-    return 0.0 if base is None else base + (grade.extra_credit or 0.0)
-
-
 class Writer:
     """Writes batches of results into the gradebook of an open nbgrader Gradebook, and under root/autograded.
 
@@ -63,38 +57,39 @@ class Writer:
     as its own; the assignment's structure is read once.
     """
 
-    def __init__(self, gradebook, root):
+    def __init__(self, gradebook, root, db_url=""):
         from sqlalchemy.orm import Session
 
-        self.root, self.course_id = Path(root), gradebook.course_id
+        self.root, self.course_id, self.gradebook = Path(root), gradebook.course_id, shown_url(db_url)
         self.session = Session(bind=gradebook.engine, expire_on_commit=False, autoflush=False)
         self._assignments = {}
 
     def close(self):
         self.session.close()
 
-    def write(self, results):
-        """Write results in one transaction; return [(score, max_score, problems)] in their order (problems as diagnoses.problem()).
+    def write(self, batch):
+        """Write a batch of Graded in one transaction; return their Outcomes, completed with the points written.
 
         The autograded notebooks are written first; the grades are committed after them; the caller
-        journals the results after that.  A gradebook that refuses the batch is a GradingError, and
+        journals the outcomes after that.  A gradebook that refuses the batch is a GradingError, and
         nothing of the batch is committed.
         """
-        for result in results:
-            destination = self.root / "autograded" / result["student"] / result["assignment"]
+        for graded in batch:
+            destination = self.root / "autograded" / graded.outcome.student / graded.outcome.assignment
             remove_tree(destination)
-            if result["files"]:
-                write_folder(result["files"], destination)
+            if graded.files:
+                write_folder(graded.files, destination)
         try:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="Object of type .* not in session")
-                written = [self._write(result) for result in results]
+                for graded in batch:
+                    self._write(graded)
             self.session.commit()
         except Exception as refused:
             self.session.rollback()
-            raise GradingError(f"the gradebook refused the grades of {len(results)} submissions: "
+            raise GradingError(f"the gradebook refused the grades of {len(batch)} submissions: "
                                f"{safe(refused, 300)}") from refused
-        return written
+        return [graded.outcome for graded in batch]
 
     def _assignment(self, name):
         """(the Assignment, [(Notebook, grade cells, solution cells, task cells)], {cell or notebook id: name},
@@ -139,31 +134,33 @@ class Writer:
             submission.timestamp = timestamp
         return submission
 
-    def _write(self, result):
+    def _write(self, graded):
+        """Set one submission's grades and comments; complete its outcome (score, max_score, lost notebooks and cells)."""
+        from nbgrader.api import Grade  # noqa: F401 (the rows below are nbgrader's)
         from nbgrader.utils import parse_utc
 
-        assignment, notebooks, names, maximum = self._assignment(result["assignment"])
-        timestamp = parse_utc(result["timestamp"]) if result["timestamp"] else None
-        submission = self._submission(assignment, notebooks, result["student"], timestamp)
-        problems, score = list(result["problems"]), 0.0
+        outcome = graded.outcome
+        assignment, notebooks, names, maximum = self._assignment(outcome.assignment)
+        timestamp = parse_utc(outcome.timestamp) if outcome.timestamp else None
+        submission = self._submission(assignment, notebooks, outcome.student, timestamp)
+        score = 0.0
         for submitted in submission.notebooks:
             name = names[submitted.notebook_id]
-            got = result["notebooks"].get(name) or {}
-            graded = got.get("graded")
+            got = graded.notebooks.get(name) or NotebookGrades()
             lost = []
             for grade in submitted.grades:
                 cell = names[grade.cell_id]
-                if graded is not None and cell in graded:
-                    grade.auto_score, grade.needs_manual_grade = got["grades"][cell]
+                if got.graded is not None and cell in got.graded and cell in got.grades:
+                    grade.auto_score, grade.needs_manual_grade = got.grades[cell]
                 else:
                     grade.auto_score, grade.needs_manual_grade = 0, False
                     lost.append(cell)
-                score += _score(grade)
+                score += cell_score(grade.auto_score, grade.manual_score, grade.extra_credit)
             for comment in submitted.comments:
-                comment.auto_comment = (got.get("comments") or {}).get(names[comment.cell_id])
-            submitted.late_submission_penalty = got.get("late_penalty")
-            if graded is None:
-                problems.append(problem("not-graded", f"{name}.ipynb not graded: 0 points"))
+                comment.auto_comment = got.comments.get(names[comment.cell_id])
+            submitted.late_submission_penalty = got.late_penalty
+            if got.graded is None:
+                outcome.add("not-graded", f"{name}.ipynb not graded: 0 points")
             elif lost:
-                problems.append(problem("missing-cells", f"{name}.ipynb lacks cells {', '.join(lost)}: 0 points for them"))
-        return score, maximum, problems
+                outcome.add("missing-cells", f"{name}.ipynb lacks cells {', '.join(lost)}: 0 points for them")
+        outcome.score, outcome.max_score, outcome.gradebook = score, maximum, self.gradebook

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 
-from coursetools.course import REPO, assignments, graded_functions
+from coursetools.course import REPO, assignments, graded_functions, settings
 from coursetools.grading.errors import GradingError
 
 
@@ -24,16 +24,16 @@ def add_arguments(parser):
 
 def report(root=REPO, names=None, db_url=None, stream=None):
     """Write the reports of the named assignments (all by default); return the folders written."""
-    from coursetools.grading.run import course_settings
+    from coursetools.grading.journal import path_of
     from coursetools.grading.writer import open_gradebook, shown_url
     from coursetools.report.data import gather
-    from coursetools.report.page import write_csvs, write_page
+    from coursetools.report.page import csv_row, write_csvs, write_page
 
     root = Path(root).resolve()
     chosen = [a for a in assignments(root) if names is None or a.name in names]
     if names is not None and len(chosen) != len(set(names)):
         raise GradingError(f"no such assignment: {sorted(set(names) - {a.name for a in chosen})}")
-    course_id, db_url = course_settings(root, db_url)
+    course_id, db_url = settings(root, db_url)
     gradebook = open_gradebook(db_url, course_id)
     written = []
     try:
@@ -46,13 +46,14 @@ def report(root=REPO, names=None, db_url=None, stream=None):
                 rows.writerow(["student", "points", "max_points", "seconds", "problems",
                                *[f"{f}_points" for f in functions], *[f"{f}_mistake" for f in functions]])
 
-                def each(student, total, per_function, record):
-                    rows.writerow([student, f"{total:g}", f"{sum(m for _, m, _ in per_function.values()):g}",
-                                   (record or {}).get("seconds", ""), " ".join((record or {}).get("faults") or ["unrecorded"] * len((record or {}).get("problems") or [])),
-                                   *[f"{per_function[f][0]:g}" for f in functions],
-                                   *[per_function[f][2] or "" for f in functions]])
+                def each(student, total, per_function, outcome):
+                    rows.writerow(csv_row([student, f"{total:g}", f"{sum(m for _, m, _ in per_function.values()):g}",
+                                           f"{outcome.seconds:g}" if outcome else "",
+                                           " ".join(p.kind for p in outcome.problems) if outcome else "",
+                                           *[f"{per_function[f][0]:g}" for f in functions],
+                                           *[per_function[f][2] or "" for f in functions]]))
 
-                data = gather(root, gradebook, assignment.name, functions, each)
+                data = gather(path_of(root, db_url), gradebook, assignment.name, functions, each)
             write_csvs(data, folder)
             write_page(data, folder, shown_url(db_url))
             written.append(folder)

@@ -6,14 +6,13 @@ mistake of each function, the problems of the submission and how long it took.  
 bounded number of examples are kept, so a class of any size reports in memory of the size of its
 journal index (one offset per submission), never of its notebooks.
 """
-import json
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 
-from coursetools.course import function_of
+from coursetools.course import cell_score, function_of
 from coursetools.grading import journal
-from coursetools.grading.diagnoses import function_mistake
+from coursetools.grading.outcome import Outcome
 
 #: Rows fetched from the database at a time.
 BATCH = 5000
@@ -54,29 +53,28 @@ class ClassReport:
         return sum(self.maximum.values())
 
 
-def journal_index(root, assignment):
-    """{student: offset of the journal's last line for them} for one assignment."""
-    index, path = {}, journal.path_of(root)
-    if not path.exists():
+def journal_index(path, assignment):
+    """{student: offset of the last line for them} of the journal at path, for one assignment."""
+    index = {}
+    if not path.is_file():
         return index
     with open(path, "rb") as lines:
         offset = 0
         for line in lines:
             try:
-                record = json.loads(line)
-                if record["assignment"] == assignment:
-                    index[record["student"]] = offset
-            except (ValueError, KeyError, TypeError):
+                outcome = Outcome.from_json(line)
+                if outcome.assignment == assignment:
+                    index[outcome.student] = offset
+            except ValueError:
                 pass
             offset += len(line)
     return index
 
 
-def _record_at(handle, offset):
+def _outcome_at(handle, offset):
     handle.seek(offset)
     try:
-        record = json.loads(handle.readline())
-        return record if isinstance(record, dict) else None
+        return Outcome.from_json(handle.readline())
     except ValueError:
         return None
 
@@ -96,8 +94,7 @@ def cell_scores(gradebook, assignment):
              .order_by(SubmittedAssignment.student_id))
     with gradebook.engine.connect().execution_options(stream_results=True, yield_per=BATCH) as connection:
         for student, cell, auto, manual, extra, maximum in connection.execute(query):
-            base = manual if manual is not None else auto
-            yield student, cell, (base or 0.0) + (extra or 0.0), maximum or 0.0
+            yield student, cell, cell_score(auto, manual, extra), maximum or 0.0
 
 
 def _per_student(rows, functions):
@@ -118,65 +115,61 @@ def _per_student(rows, functions):
         yield current, scores
 
 
-def gather(root, gradebook, assignment, functions, each=None):
+def gather(journal_path, gradebook, assignment, functions, each=None):
     """The ClassReport of assignment: gradebook (an nbgrader Gradebook) streamed, the journal read by offset.
 
-    each: called for every submission as each(student, total, {function: (score, max, mistake)},
-    record), to write per-submission rows as they go by.
+    journal_path: the gradebook's journal (coursetools.grading.journal.path_of).  each: called for
+    every submission as each(student, total, {function: (score, max, mistake)}, outcome or None),
+    to write per-submission rows as they go by.
     """
-    index = journal_index(root, assignment)
+    index = journal_index(journal_path, assignment)
     report = None
-    with open(journal.path_of(root), "rb") if index else open("/dev/null", "rb") as handle:
+    with open(journal_path, "rb") if index else open("/dev/null", "rb") as handle:
         for student, scores in _per_student(cell_scores(gradebook, assignment), functions):
             if report is None:
                 report = ClassReport(assignment, functions, {f: m for f, (_, m) in scores.items()})
                 report.outcomes = {f: Counter() for f in functions}
-            record = _record_at(handle, index[student]) if student in index else None
-            found = add(report, student, scores, record)
+            outcome = _outcome_at(handle, index[student]) if student in index else None
+            found = add(report, student, scores, outcome)
             if each is not None:
                 each(student, sum(score for score, _ in scores.values()),
-                     {f: (*scores[f], found.get(f)) for f in functions}, record)
+                     {f: (*scores[f], found.get(f)) for f in functions}, outcome)
     return report or ClassReport(assignment, functions, {f: 0.0 for f in functions},
                                  outcomes={f: Counter() for f in functions})
 
 
-def add(report, student, scores, record):
-    """Count one submission: its {function: [score, max]} and its journal record (or None).
+def add(report, student, scores, outcome):
+    """Count one submission: its {function: [score, max]} and its journaled Outcome (or None).
 
     Returns {function: the mistake it is counted under} for the functions that lost points.
     """
     report.submissions += 1
     total = sum(score for score, _ in scores.values())
     report.totals[round(total, 6)] += 1
-    mistakes = (record or {}).get("mistakes") or {}
-    texts = [str(text) for text in (record or {}).get("problems") or []]
-    kinds = (record or {}).get("faults") or []
-    if len(kinds) != len(texts):  # a journal line of an older grader: problems without their kinds
-        kinds = [UNRECORDED] * len(texts)
-    problems = [{"kind": str(kind), "text": text} for kind, text in zip(kinds, texts)]
     found_all = {}
     for function, (score, maximum) in scores.items():
-        outcome = "full" if score >= maximum else "zero" if score <= 0 else "partial"
-        report.outcomes[function][outcome] += 1
-        if record is None or "mistakes" not in record:  # not journaled, or by a grader that kept no mistakes
+        result = "full" if score >= maximum else "zero" if score <= 0 else "partial"
+        report.outcomes[function][result] += 1
+        if outcome is None:  # not journaled: graded by stock nbgrader, say
             found = None if score >= maximum else UNRECORDED
         else:
-            found = function_mistake(score, maximum, mistakes, problems, function)
+            found = outcome.counted_under(function, score, maximum)
         if found:
             found_all[function] = found
             report.mistakes[(function, found)] += 1
             if (function, found) not in report.messages:
-                message = (mistakes.get(function) or {}).get("message") or next(
-                    (p["text"] for p in problems if p["kind"] == found), None)
+                mistake = outcome.mistakes.get(function) if outcome is not None else None
+                message = mistake.message if mistake is not None else next(
+                    (p.text for p in (outcome.problems if outcome else ()) if p.kind == found), None)
                 if message:
                     report.messages[(function, found)] = message
-    if record is None:
+    if outcome is None:
         return found_all
     report.journaled += 1
-    report.seconds.append(float(record.get("seconds") or 0.0))
-    if problems:
+    report.seconds.append(outcome.seconds)
+    if outcome.problems:
         report.with_problems += 1
-        report.problems.update(p["kind"] for p in problems)
+        report.problems.update(p.kind for p in outcome.problems)
         if len(report.troubled) < MAX_LISTED:
-            report.troubled.append((student, total, [p["text"] for p in problems]))
+            report.troubled.append((student, total, outcome.texts()))
     return found_all

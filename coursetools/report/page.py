@@ -10,7 +10,7 @@ import html
 import io
 import statistics
 
-from coursetools.grading.diagnoses import KINDS, NO_DIAGNOSIS
+from coursetools.grading.outcome import KINDS, NO_DIAGNOSIS
 from coursetools.report.data import UNRECORDED
 
 #: Okabe-Ito colours, told apart with every common colour-vision deficiency.
@@ -20,6 +20,12 @@ BARS = "#0072B2"
 TOP_MISTAKES = 5
 MEANINGS = {**KINDS, NO_DIAGNOSIS: "lost points in the notebook, though the grader's own call found its answers right",
             UNRECORDED: "graded without coursetools' grader (stock nbgrader), so no mistake was recorded"}
+
+
+def csv_row(cells):
+    """cells as a CSV row that no spreadsheet runs: text starting with = + - @, a tab or a return gets a ' first."""
+    return [f"'{cell}" if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+            for cell in cells]
 
 
 def write_csvs(report, folder):
@@ -34,7 +40,7 @@ def write_csvs(report, folder):
         table = csv.writer(out)
         table.writerow(["function", "mistake", "submissions"])
         for (function, mistake), count in ranked(report):
-            table.writerow([function, mistake, count])
+            table.writerow(csv_row([function, mistake, count]))
 
 
 def ranked(report):
