@@ -16,7 +16,7 @@ database, default 2000; BENCH_JSON=path to also write the numbers as JSON), or
    whichever binds (assumes they overlap perfectly and nothing else limits).
 """
 import argparse
-import hashlib
+import dataclasses
 import json
 import os
 import shutil
@@ -35,7 +35,9 @@ from services import DaskCluster, PostgresServer  # noqa: E402
 from coursetools.course import assignments, nbgrader, release  # noqa: E402
 from coursetools.grading import journal  # noqa: E402
 from coursetools.grading.assignment import bundle  # noqa: E402
-from coursetools.grading.run import _tasks, course_settings, record  # noqa: E402
+from coursetools.course import settings as course_settings  # noqa: E402
+from coursetools.grading.intake import find_submissions  # noqa: E402
+from coursetools.grading.run import _tasks  # noqa: E402
 from coursetools.grading.submission import grade_submission  # noqa: E402
 from coursetools.grading.writer import Writer, open_gradebook  # noqa: E402
 
@@ -72,8 +74,8 @@ def scores(url, course_id):
 
 def task_seconds(course):
     """Mean worker seconds per submission from the journal (the task's wall time on its worker)."""
-    records = list(journal.read(course).values())
-    return sum(r["seconds"] for r in records) / max(1, len(records))
+    outcomes = list(journal.read(course).values())
+    return sum(o.seconds for o in outcomes) / max(1, len(outcomes))
 
 
 def measure(name, cores, total, seconds, course=None):
@@ -119,19 +121,24 @@ def real_results(course):
     results = []
     try:
         for assignment in assignments(course):
-            folders = sorted((course / "submitted").glob(f"*/{assignment.name}"))[:SAMPLES]
-            if not folders:
+            found, _ = find_submissions(course, [assignment.name], None)
+            if not found:
                 continue
             data = bundle(course, assignment.name, gradebook, course_id)
-            pending = [(assignment.name, f, hashlib.sha256(str(f).encode()).hexdigest()) for f in folders]
-            for _, task in _tasks(pending):
-                result = grade_submission(data, task, {"sandbox": None})
-                if result.get("grader_error"):
-                    raise RuntimeError(result["grader_error"])
-                results.append(result)
+            for _, task in _tasks(found[:SAMPLES], {assignment.name: data}):
+                graded = grade_submission(data, task, {"sandbox": None})
+                if any(p.kind == "grader-error" for p in graded.outcome.problems):
+                    raise RuntimeError(graded.outcome.texts())
+                results.append(graded)
     finally:
         gradebook.close()
     return results
+
+
+def _as_student(graded, student):
+    """A copy of graded as if student had handed it in."""
+    return dataclasses.replace(graded, outcome=dataclasses.replace(graded.outcome, student=student,
+                                                                   problems=list(graded.outcome.problems)))
 
 
 #: Results per transaction measured: one (results arrive apart), and a batch (a saturated writer's lot).
@@ -141,14 +148,13 @@ BATCHES = (1, 20)
 def writer_rate(results, url, course_id, root, writes, batch):
     """Results per second of Writer.write + journal.append, batch results per transaction, into url."""
     gradebook = open_gradebook(url, course_id)
-    writer = Writer(gradebook, root)
+    writer = Writer(gradebook, root, url)
     try:
         started = time.perf_counter()
         for first in range(0, writes, batch):
-            chunk = [{**results[number % len(results)], "student": f"bench-{number:05d}"}
+            chunk = [_as_student(results[number % len(results)], f"bench-{number:05d}")
                      for number in range(first, min(first + batch, writes))]
-            written = writer.write(chunk)
-            journal.append(root, [record(result, *summary) for result, summary in zip(chunk, written)])
+            journal.append(root, url, writer.write(chunk))
         return writes / (time.perf_counter() - started)
     finally:
         writer.close()
@@ -159,7 +165,7 @@ def writer_capacity(folder, server, base, writes):
     """Part 2: {database: results/s}, and the mean bytes of a result's autograded notebooks."""
     course_id, _ = course_settings(base)
     results = real_results(base)
-    sizes = [sum(len(c) for p, c in r["files"].items() if p.endswith(".ipynb")) for r in results]
+    sizes = [sum(len(c) for p, c in r.files.items() if p.endswith(".ipynb")) for r in results]
     rates = {}
     for kind in ("SQLite", "PostgreSQL"):
         for batch in BATCHES:

@@ -116,10 +116,10 @@ def main():
 
         same = grades(ours) == grades(stock)
         stock_rate, ours_rate = total / stock_seconds * 60, total / ours_seconds * 60
-        records = list(read_journal(ours).values())
-        worker = sum(r["seconds"] for r in records)
-        kernel = sum(r.get("kernel_seconds", 0) for r in records)
-        cells = sum(r.get("cells_seconds", 0) for r in records)
+        outcomes = list(read_journal(ours).values())
+        worker = sum(o.seconds for o in outcomes)
+        kernel = sum(o.timings.get("kernel", 0) for o in outcomes)
+        cells = sum(o.timings.get("cells", 0) for o in outcomes)
         print(f"stock nbgrader autograde: {stock_seconds:.1f} s, {stock_rate:.1f} submissions/min, "
               f"peak memory {stock_peak / 2 ** 20:.0f} MiB")
         print(f"make grade ({os.cpu_count()} workers, sandboxed): {ours_seconds:.1f} s, {ours_rate:.1f} submissions/min, "

@@ -26,6 +26,7 @@ sys.path[:0] = [str(REPO)]
 
 from coursetools.course import nbgrader  # noqa: E402
 from coursetools.grading import journal  # noqa: E402
+from coursetools.grading.outcome import Mistake, Outcome, Problem  # noqa: E402
 
 ASSIGNMENT = "backprop"
 #: Mistakes drawn for a wrong function, with their weights (a few common ones, a long tail).
@@ -72,12 +73,12 @@ def fill(folder, submissions, seed=0):
                     grades.append({"id": uuid.uuid4().hex, "notebook_id": nb, "cell_id": cell, "auto_score": score,
                                    "needs_manual_grade": False})
                 problem = draw.random() < 0.02
-                lines.append(json.dumps({
-                    "assignment": ASSIGNMENT, "student": student, "fingerprint": uuid.uuid4().hex,
-                    "score": 0, "max_score": 12, "problems": ["the kernel died in test_J_b1"] if problem else [],
-                    "faults": ["kernel-died"] if problem else [], "seconds": round(draw.lognormvariate(1.2, 0.3), 2),
-                    "mistakes": {f: {"mistake": f"{f}/{m}", "message": f"{f} is not right yet.\n  likely cause: {m}"}
-                                 for f, m in wrong.items()}}) + "\n")
+                lines.append(Outcome(
+                    ASSIGNMENT, student, uuid.uuid4().hex, score=0, max_score=12,
+                    problems=[Problem("kernel-died", "the kernel died in test_J_b1")] if problem else [],
+                    seconds=round(draw.lognormvariate(1.2, 0.3), 2),
+                    mistakes={f: Mistake(f"{f}/{m}", f"{f} is not right yet.\n  likely cause: {m}")
+                              for f, m in wrong.items()}).to_json() + "\n")
             connection.execute(Student.__table__.insert(), students)
             connection.execute(SubmittedAssignment.__table__.insert(), assigned)
             connection.execute(SubmittedNotebook.__table__.insert(), notebooks)

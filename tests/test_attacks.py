@@ -21,7 +21,7 @@ from test_grade import FAST, PYTHON_PATH, SKIP_TESTS, cell_error_names, in_front
 from coursetools.course import find, function_scores, nbgrader, release
 from coursetools.grading.execute import MAX_NOTEBOOK_OUTPUT_BYTES, MAX_OUTPUT_BYTES
 from coursetools.grading.files import remove_tree
-from coursetools.grading.journal import read as read_journal
+from coursetools.grading.journal import path_of as journal_path, read as read_journal
 from coursetools.sample_class import CLASS, Case, write_submission
 
 
@@ -183,7 +183,7 @@ def test_both_runs_grade_the_class_and_exit_0(attacked):
 
 def test_the_normal_student_keeps_full_marks(attacked):
     assert all(score == maximum > 0 for score, maximum in attacked["scores"][NORMAL.student].values())
-    assert attacked["journal"][("backprop", NORMAL.student)]["problems"] == []
+    assert attacked["journal"][("backprop", NORMAL.student)].problems == []
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=lambda attack: attack[0].student)
@@ -194,7 +194,7 @@ def test_an_attack_costs_only_what_it_touched(attacked, attack):
     if errors:
         assert cell_error_names(attacked["course"], case.student, "J_b1") & errors
     if words:
-        assert words in "; ".join(attacked["journal"][("backprop", case.student)]["problems"])
+        assert words in "; ".join(attacked["journal"][("backprop", case.student)].texts())
 
 
 @pytest.mark.parametrize("damaged", DAMAGED, ids=lambda damaged: damaged[0])
@@ -203,7 +203,7 @@ def test_a_damaged_submission_costs_only_what_it_broke(attacked, damaged):
     got = attacked["scores"][student]
     assert {f for f, (score, _) in got.items() if score == 0} == set(lost), got
     if words:
-        assert words in "; ".join(attacked["journal"][("backprop", student)]["problems"])
+        assert words in "; ".join(attacked["journal"][("backprop", student)].texts())
 
 
 def test_a_function_right_only_on_the_tests_inputs_passed_its_tests(attacked):
@@ -246,7 +246,7 @@ def test_student_text_is_escaped_and_bounded(attacked):
     lines = attacked["first"].stdout.splitlines() + attacked["first"].stderr.splitlines()
     assert not any("\x1b" in line for line in lines)
     assert not any(line.startswith("report: 0") for line in lines)
-    journal = (attacked["course"] / "autograded" / ".grade-journal.jsonl").read_text()
+    journal = journal_path(attacked["course"]).read_text()
     assert "\x1b" not in journal and "\\u001b" not in journal
     assert max(len(line) for line in journal.splitlines()) < 10_000
 

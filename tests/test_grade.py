@@ -25,7 +25,7 @@ from conftest import REPO, copy_course
 from corpus import WRONG_J_b3
 
 from coursetools.course import assignments, find, function_scores, nbgrader, release
-from coursetools.grading.journal import JOURNAL, read as read_journal
+from coursetools.grading.journal import path_of as journal_path, read as read_journal
 from coursetools.sample_class import CLASS, Case, full_solution, write_submission
 
 PYTHON_PATH = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
@@ -236,11 +236,15 @@ def test_hostile_code_fails_inside_the_sandbox_and_scores_0(hostile, student):
     assert cell_error_names(hostile["course"], case.student, cell) & errors
 
 
-@pytest.mark.parametrize("student", ["memory-bomb", "memory-bomb-in-processes", "fork-burst", "output-flood",
-                                     "endless-loop", "ignores-interrupt", "kernel-exits", "segfault"])
+# Only what the grader saw itself is a problem: its clock, the kernel's exit, the memory cgroup's kill
+# count, the output it counted.  A MemoryError from a process's own address-space limit, or a fork
+# refused by the process limit, is seen only inside the kernel: the cell's error costs its points,
+# and test_total.py shows that the same exception names raised on purpose record nothing.
+@pytest.mark.parametrize("student", ["memory-bomb-in-processes", "output-flood", "endless-loop", "ignores-interrupt",
+                                     "kernel-exits", "segfault"])
 def test_limits_hit_are_reported(hostile, student):
     record = read_journal(hostile["course"])[("backprop", student)]
-    assert record["problems"], record
+    assert record.problems, record
 
 
 def test_nothing_outside_the_grades_changed(hostile):
@@ -256,7 +260,7 @@ def test_each_sandbox_had_a_memory_cgroup_and_none_is_left(hostile):
 
     found = sandbox.memory_cgroup()
     assert found is not None, "this machine cannot cap a sandbox's memory: grading relies on per-process limits"
-    problems = read_journal(hostile["course"])[("backprop", "memory-bomb-in-processes")]["problems"]
+    problems = read_journal(hostile["course"])[("backprop", "memory-bomb-in-processes")].texts()
     assert "memory" in "; ".join(problems), problems
     assert list(Path(found[0]).glob(sandbox.CGROUP_PREFIX + "*")) == []
 
@@ -274,7 +278,7 @@ def test_ordinary_students_and_the_probe_are_graded_normally(hostile):
 def test_broken_files_score_0_with_a_reason(hostile, student, words):
     assert all(score == 0 for score, _ in scores(hostile["course"])[student].values())
     record = read_journal(hostile["course"])[("backprop", student)]
-    assert words in "; ".join(record["problems"]), record
+    assert words in "; ".join(record.texts()), record
     assert f"backprop/{student}" in hostile["run"].stdout
 
 
@@ -329,7 +333,7 @@ def test_tampered_tests_give_no_points_and_the_report_says_why(tampered, case):
     ours, _ = tampered
     got = function_scores(ours, find(case.assignment, ours))[case.student]
     assert {f: s for f, (s, _) in got.items()} == case.expected({f: m for f, (_, m) in got.items()})
-    problems = "; ".join(read_journal(ours)[(case.assignment, case.student)]["problems"])
+    problems = "; ".join(read_journal(ours)[(case.assignment, case.student)].texts())
     assert "the grader's own call" in problems and case.edits[-1][0] in problems
 
 
@@ -338,7 +342,7 @@ def test_the_grader_s_own_calls_leave_full_solutions_their_points(tampered):
     for assignment in ("backprop", "heights"):
         got = function_scores(ours, find(assignment, ours))["full-solution"]
         assert all(score == maximum > 0 for score, maximum in got.values()), got
-        assert not read_journal(ours)[(assignment, "full-solution")]["problems"]
+        assert not read_journal(ours)[(assignment, "full-solution")].problems
     notebook = ours / "autograded" / "full-solution" / "backprop" / "1-Backpropagation.ipynb"
     assert "coursetools_answers" not in notebook.read_text()  # the grader's cells are not in what learners get
 
@@ -380,7 +384,7 @@ def test_benign_class_has_no_problems_and_autograded_notebooks(benign):
     ours, _ = benign
     records = read_journal(ours)
     assert len(records) == sum(len(CLASS.get(a.name, ())) for a in assignments(ours))
-    assert all(not r["problems"] for r in records.values())
+    assert all(not r.problems for r in records.values())
     for assignment, student in records:
         assert (ours / "autograded" / student / assignment / find(assignment, ours).notebook).exists()
 
@@ -400,7 +404,7 @@ def test_killed_run_resumes_to_the_same_gradebook(benign, tmp_path):
     grader = subprocess.Popen([sys.executable, "-m", "coursetools", "grade", "--root", str(course)], cwd=REPO,
                               env={**os.environ, "PATH": PYTHON_PATH}, start_new_session=True,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    journal = course / "autograded" / JOURNAL
+    journal = journal_path(course)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and grader.poll() is None:
         if journal.exists() and len(journal.read_text().splitlines()) >= 3:

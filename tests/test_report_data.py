@@ -1,6 +1,7 @@
 """How one submission is counted in the class report (coursetools.report.data.add), without a gradebook."""
 from collections import Counter
 
+from coursetools.grading.outcome import Mistake, Outcome, Problem
 from coursetools.report.data import UNRECORDED, ClassReport, add
 
 
@@ -11,8 +12,8 @@ def fresh():
 
 def test_the_grader_s_finding_comes_first_then_the_submission_s_problem():
     report = fresh()
-    record = {"seconds": 2.0, "problems": ["the kernel died in test_J_b2"], "faults": ["kernel-died"],
-              "mistakes": {"J_b3": {"mistake": "J_b3/sign", "message": "J_b3 is not right yet."}}}
+    record = Outcome("backprop", "ada", "f", seconds=2.0, problems=[Problem("kernel-died", "the kernel died in test_J_b2")],
+                     mistakes={"J_b3": Mistake("J_b3/sign", "J_b3 is not right yet.")})
     found = add(report, "ada", {"J_b3": [0.0, 3.0], "J_b2": [1.0, 3.0]}, record)
     assert found == {"J_b3": "J_b3/sign", "J_b2": "kernel-died"}
     assert report.outcomes["J_b3"]["zero"] == 1 and report.outcomes["J_b2"]["partial"] == 1
@@ -28,12 +29,13 @@ def test_a_full_function_has_no_mistake_and_an_unjournaled_loss_is_unrecorded():
 
 def test_an_older_journal_line_without_kinds_keeps_its_problems():
     report = fresh()
-    record = {"seconds": 1.0, "problems": ["cell 3 timed out"]}
+    record = Outcome.from_json('{"assignment": "backprop", "student": "cy", "fingerprint": "f", "seconds": 1.0, '
+                               '"problems": ["cell 3 timed out"]}')  # version 1: no kinds, no mistakes
     assert add(report, "cy", {"J_b3": [0.0, 3.0], "J_b2": [3.0, 3.0]}, record) == {"J_b3": UNRECORDED}
     assert report.troubled == [("cy", 3.0, ["cell 3 timed out"])]
 
 
 def test_a_loss_the_grader_found_no_cause_for_is_no_diagnosis():
     report = fresh()
-    record = {"seconds": 1.0, "problems": [], "faults": [], "mistakes": {}}
+    record = Outcome("backprop", "di", "f", seconds=1.0)
     assert add(report, "di", {"J_b3": [1.0, 3.0], "J_b2": [3.0, 3.0]}, record) == {"J_b3": "no-diagnosis"}

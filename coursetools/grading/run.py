@@ -48,7 +48,7 @@ def grade(root=REPO, names=None, jobs=None, sandboxed=True, force=False, student
     course_id, db_url = settings(root, db_url)
     found, refused = intake.find_submissions(root, [a.name for a in chosen], students)
     for refusal in refused:
-        print(f"refused {refusal.shown}: {refusal.reason}; not graded", file=stream, flush=True)
+        print(f"refused {refusal.name}: {refusal.reason}; not graded", file=stream, flush=True)
     remove_stale_folders()
     sandbox.remove_orphaned_caps()
     gradebook = open_gradebook(db_url, course_id)
@@ -154,5 +154,5 @@ def report(root, db_url, names, refused=()):
         lines.append(f"  {outcome.assignment}/{safe(outcome.student, 80)} ({outcome.score:g}/{outcome.max_score:g}): "
                      f"{safe('; '.join(outcome.texts()), 1600)}")
     for refusal in refused:
-        lines.append(f"  refused {refusal.shown}: {refusal.reason}")
+        lines.append(f"  refused {refusal.name}: {refusal.reason}")
     return lines

@@ -1,0 +1,112 @@
+"""The typed outcome of one submission, and judging that believes only what the grader saw (no kernel, no sandbox)."""
+import json
+
+import pytest
+
+from coursetools.grading import journal
+from coursetools.grading.answers import cross_check
+from coursetools.grading.diagnoses import FAILED_IN_NOTEBOOK, UNREADABLE, diagnose
+from coursetools.grading.outcome import Mistake, NotebookGrades, Outcome, Problem
+
+
+def sample():
+    return Outcome("backprop", "ada", "ab" * 32, gradebook="sqlite:///x.db", timestamp="2024-01-01T00:00:00",
+                   seed=7, score=12.0, max_score=15.0, problems=[Problem("kernel-died", "the kernel died\x1b[31m")],
+                   mistakes={"J_b3": Mistake("J_b3/sign", "J_b3 is not right yet.\n  expected: x")},
+                   timings={"kernel": 1.25, "cells": 2.5}, seconds=4.0)
+
+
+def test_an_outcome_survives_its_journal_line_and_the_line_is_one_printable_line():
+    outcome = sample()
+    line = outcome.to_json()
+    assert "\n" not in line and "\x1b" not in line and "\\u001b" not in line
+    assert Outcome.from_json(line) == outcome
+    assert outcome.texts() == ["the kernel died\\x1b[31m"]
+
+
+@pytest.mark.parametrize("line", ['{"version": 99, "assignment": "a", "student": "s", "fingerprint": "f"}',
+                                  '{"assignment": 1, "student": "s", "fingerprint": "f"}',
+                                  '{"version": 2, "assignment": "a", "student": "s", "fingerprint": "f", '
+                                  '"problems": [["made-up-kind", "x"]]}',
+                                  '{"version": 2, "assignment": "a", "student": "s", "fingerprint": "f", '
+                                  '"score": NaN}',
+                                  '[1, 2]', '{"assignment": "a"', '"text"'])
+def test_a_line_that_is_no_outcome_is_refused(line):
+    with pytest.raises(ValueError):
+        Outcome.from_json(line)
+
+
+def test_a_problem_of_no_known_kind_cannot_be_made():
+    with pytest.raises(ValueError):
+        Problem("out-of-mischief", "x")
+
+
+def test_what_a_function_is_counted_under():
+    outcome = sample()
+    assert outcome.counted_under("J_b3", 0, 3) == "J_b3/sign"
+    assert outcome.counted_under("J_b2", 1, 3) == "kernel-died"
+    assert outcome.counted_under("J_b2", 3, 3) is None
+    assert Outcome("a", "s", "f", problems=[Problem("tampered", "x")]).counted_under("J_b2", 0, 3) == "no-diagnosis"
+
+
+def test_the_journal_is_per_gradebook_and_outside_the_students_folders(tmp_path):
+    sqlite, postgres = "sqlite:///" + str(tmp_path / "gradebook.db"), "postgresql+psycopg://grader:secret@h/course"
+    journal.append(tmp_path, sqlite, [sample()])
+    assert journal.read(tmp_path, sqlite)[("backprop", "ada")] == sample()
+    assert journal.read(tmp_path, postgres) == {}
+    assert "autograded" not in journal.path_of(tmp_path, sqlite).parts
+    assert journal.key_of(postgres) == journal.key_of("postgresql+psycopg://grader:other@h/course")
+    with open(journal.path_of(tmp_path, sqlite), "a") as torn:
+        torn.write('{"version": 2, "assignment": "backprop", "stud')
+    assert len(journal.read(tmp_path, sqlite)) == 1
+
+
+def judge(function, case, answer):
+    if answer != [1.0, 2.0]:
+        from readonly.checking import CheckFailed
+
+        raise CheckFailed(f"{function} is not right yet.", f"{function}/sign")
+
+
+def test_judging_believes_no_cause_or_message_the_kernel_printed():
+    forged = {"message": "<script>alert(1)</script> forged", "mistake": "J_b3/sigma-for-d_sigma"}
+    made_up = {"message": "x", "mistake": "J_b3/raises-EvilError"}
+    real = {"message": "J_b2 is not implemented", "mistake": "J_b2/not-implemented"}
+    raised = {"message": "x", "mistake": "J_W1/raises-IndexError"}
+    found = diagnose({"J_b3": [[1], [forged]], "J_b1": [[1], [made_up]], "J_b2": [[1], [real]],
+                      "J_W1": [[1], [raised]]}, judge)
+    assert found["J_b3"].id == f"J_b3/{FAILED_IN_NOTEBOOK}" and "forged" not in found["J_b3"].message
+    assert found["J_b1"].id == f"J_b1/{FAILED_IN_NOTEBOOK}"
+    assert found["J_b2"].id == "J_b2/not-implemented" and "grader" in found["J_b2"].message
+    assert found["J_W1"].id == "J_W1/raises-IndexError"
+
+
+@pytest.mark.parametrize("answer", [[10 ** 400, 1.0], [float("nan"), 1.0], ["1", 2.0], [[1.0], 2.0], [True, 2.0],
+                                    "a message", None])
+def test_answers_that_are_not_numbers_are_wrong_answers(answer):
+    assert diagnose({"J_b3": [[1], [answer]]}, judge)["J_b3"].id == f"J_b3/{UNREADABLE}"
+    assert diagnose({"J_b3": [[1], None]}, judge) == {}  # no answers at all: cross_check's business
+
+
+def test_right_answers_pass_and_a_wrong_one_is_the_judge_s_finding():
+    assert diagnose({"J_b3": [[1, 2], [[1.0, 2.0], [1, 2]]]}, judge) == {}
+    assert diagnose({"J_b3": [[1, 2], [[1.0, 2.0], [2.0, 1.0]]]}, judge)["J_b3"].id == "J_b3/sign"
+
+
+def test_the_cross_check_takes_back_only_the_points_of_a_function_whose_answers_are_wrong():
+    notebooks = {"nb": NotebookGrades(graded=["test_J_b3", "test_J_b3_hidden", "test_J_b2"],
+                                      grades={"test_J_b3": [1.0, False], "test_J_b3_hidden": [2.0, False],
+                                              "test_J_b2": [3.0, False]})}
+    mistakes = {"J_b3": Mistake("J_b3/sign", "J_b3 is not right yet.")}
+    problems = cross_check(notebooks, {"J_b3": [[1], [[2.0, 1.0]]], "J_b2": [[1], [[1.0, 2.0]]]}, mistakes)
+    assert notebooks["nb"].grades == {"test_J_b3": [0.0, False], "test_J_b3_hidden": [0.0, False],
+                                      "test_J_b2": [3.0, False]}
+    assert [p.kind for p in problems] == ["tampered"] and "J_b3/sign" in problems[0].text
+    silent = {"nb": NotebookGrades(graded=["test_J_b2"], grades={"test_J_b2": [3.0, False]})}
+    cross_check(silent, {"J_b2": [[1], None]}, mistakes)
+    assert silent["nb"].grades["test_J_b2"][0] == 0.0 and mistakes["J_b2"].id == "J_b2/no-answer"
+
+
+def test_an_outcome_is_plain_json_for_other_tools():
+    data = json.loads(sample().to_json())
+    assert data["version"] == 2 and data["problems"] == [["kernel-died", "the kernel died\\x1b[31m"]]
