@@ -22,6 +22,7 @@ from traitlets import Bool, Dict, Integer, Unicode
 
 from coursetools import sandbox
 from coursetools.grading import answers
+from coursetools.grading.inert import inert_notebook
 from coursetools.grading.kernel import oom_kills
 from coursetools.grading.outcome import Problem
 
@@ -65,6 +66,7 @@ class GuardedExecute(Execute):
         finally:
             self._timings["kernel"] = time.monotonic() - started - self._timings["cells"]
             got = answers.take_cells(nb, added)
+            inert_notebook(nb)  # what nbgrader writes, and the formgrader and feedback show, runs no script
             if self.report_file:
                 with open(self.report_file, "a") as report:
                     report.write(json.dumps({"problems": [[p.kind, p.text] for p in self._problems],

@@ -26,8 +26,9 @@ from coursetools.grading.assignment import PRIVATE_DB, ensure_path, notebook_nam
 from coursetools.grading.files import read_folder, remove_tree, write_folder
 
 #: Largest autograded folder a result carries back (the notebooks nbgrader wrote, and the submission's own
-#: files: at most the 100 a submission may hold, so a full submission always fits).
-MAX_RESULT_FILES, MAX_RESULT_BYTES = 128, 48 * 2 ** 20
+#: files: at most the 100 a submission may hold, so a full submission always fits; a notebook that
+#: coursetools.grading.screen lets through, 32 MiB at most, is written back by nbformat in < 72 MiB).
+MAX_RESULT_FILES, MAX_RESULT_BYTES = 128, 80 * 2 ** 20
 
 
 def grade_submission(bundle, task, options, work=None):
@@ -71,7 +72,6 @@ def _seed(task):
 def _grade(bundle, task, options, course, graded):
     from nbgrader.api import Gradebook, MissingEntry
 
-    from coursetools.grading.inert import inert_bytes
     from coursetools.grading.screen import screen_notebook
 
     ensure_path()
@@ -131,12 +131,10 @@ def _grade(bundle, task, options, course, graded):
             outcome.mistakes = diagnose(got, checks.judge)
         outcome.problems += answers.cross_check(graded.notebooks, got, outcome.mistakes)
     if output.is_dir():
-        # Only what nbgrader wrote comes back: the assignment's notebooks and the submission's own files;
-        # the notebooks with every output made inert (no script, no markup) for whoever opens them.
+        # Only what nbgrader wrote comes back: the assignment's notebooks (their outputs made inert by
+        # GuardedExecute) and the submission's own files.
         keep = {f"{name}.ipynb" for name in expected} | set(task["files"])
-        files, _ = read_folder(output, MAX_RESULT_FILES, MAX_RESULT_BYTES, keep=keep)
-        graded.files = {path: inert_bytes(content) if path.endswith(".ipynb") else content
-                        for path, content in files.items()}
+        graded.files, _ = read_folder(output, MAX_RESULT_FILES, MAX_RESULT_BYTES, keep=keep)
 
 
 def _autograde(bundle, task, options, course, report):
