@@ -12,9 +12,10 @@ installation read-only, and nothing else of the machine: no network (its own
 network namespace; the `ipc` sockets still reach the grader), no other processes
 (its own PID namespace), no course files, no gradebook, no home folder.  It runs
 as an unprivileged user id even when the grader runs as root, with limits on
-memory, CPU time, processes, file size and open files; where the grader may make a
-memory cgroup (as root, on cgroup v1 or a delegated v2), also on the memory all
-the sandbox's processes keep together.
+memory, CPU time, processes, file size and open files; where the grader may make
+cgroups (as root, on cgroup v1 or a delegated v2), also on the memory all the
+sandbox's processes keep together, and on their CPU: they share one weight, the
+same for every sandbox, and one core, however many processes or sessions they start.
 
 This file imports only the standard library, so that starting a kernel costs
 one small Python start; `coursetools.grading.kernel` runs it as a script.  The launcher
@@ -46,10 +47,11 @@ LIMITS = {  # the defaults; `python -m coursetools grade --help` names the optio
     "tmp_size": 64 * MiB,   # the private /tmp, a tmpfs (the kernel's home is in it)
     "scratch_size": 64 * MiB,  # the working folder, a tmpfs over nbgrader's folder
     "total_memory": 2048 * MiB,  # resident memory of all the sandbox's processes together (a cgroup)
+    "cpu_cores": 1,         # cores all the sandbox's processes together may use (a cgroup; 0: no cap)
 }
 #: The launcher's exit status when the sandbox's memory cgroup killed the kernel.
 OUT_OF_MEMORY = 125
-#: A sandbox's memory cgroup is named after its launcher's PID.
+#: A sandbox's cgroups (memory, cpu) are named after its launcher's PID.
 CGROUP_PREFIX = "coursetools-sandbox-"
 #: Environment variables a kernel keeps; everything else of the grader's environment is dropped.
 KEEP_ENV = ("NBGRADER_EXECUTION", "LANG", "LANGUAGE", "TZ", "MPLBACKEND")
@@ -148,78 +150,113 @@ def bwrap_command(command, scratch, private, uid=BASE_UID, tmp_size=LIMITS["tmp_
     return [*args, "--", *command]
 
 
-def memory_cgroup():
-    """The memory cgroup folder under which this process may make groups, and the cgroup version; or None."""
+#: For each controller a sandbox has a group of: the cgroup v1 file that shows it is there.
+V1_CONTROLS = {"memory": "memory.limit_in_bytes", "cpu": "cpu.shares"}
+
+
+def find_cgroup(controller):
+    """The cgroup folder under which this process may make groups of controller ("memory" or "cpu"),
+    and the cgroup version; or None."""
     try:
         with open("/proc/self/cgroup") as lines:
             entries = [line.rstrip("\n").split(":", 2) for line in lines]
     except OSError:
         return None
     for _, controllers, path in entries:
-        if "memory" in controllers.split(","):  # cgroup v1: a hierarchy of its own
-            folder = os.path.join("/sys/fs/cgroup/memory", path.lstrip("/"))
-            if os.path.isfile(os.path.join(folder, "memory.limit_in_bytes")) and os.access(folder, os.W_OK):
-                return folder, 1
+        if controller in controllers.split(","):  # cgroup v1: a hierarchy of its own (cpu is often "cpu,cpuacct")
+            for mount in dict.fromkeys((controller, controllers)):
+                folder = os.path.normpath(os.path.join("/sys/fs/cgroup", mount, path.lstrip("/")))
+                if os.path.isfile(os.path.join(folder, V1_CONTROLS[controller])) and os.access(folder, os.W_OK):
+                    return folder, 1
     for _, controllers, path in entries:
-        if controllers == "":  # cgroup v2: the memory controller must be handed down to our children
-            folder = os.path.join("/sys/fs/cgroup", path.lstrip("/"))
+        if controllers == "":  # cgroup v2: the controller must be handed down to our children
+            folder = os.path.normpath(os.path.join("/sys/fs/cgroup", path.lstrip("/")))
             with contextlib.suppress(OSError), open(os.path.join(folder, "cgroup.subtree_control")) as handed:
-                if "memory" in handed.read().split() and os.access(folder, os.W_OK):
+                if controller in handed.read().split() and os.access(folder, os.W_OK):
                     return folder, 2
     return None
 
 
-class MemoryCap:
-    """A memory cgroup of one sandbox: its processes together may keep at most limit bytes resident.
+def memory_cgroup():
+    """Where a sandbox's memory group goes, and the cgroup version; None if this process may make none."""
+    return find_cgroup("memory")
 
-    Where no cgroup can be made (not root, no memory controller) it does nothing, and only the
-    per-process limits apply; `folder` is then None.
+
+def cpu_cgroup():
+    """Where a sandbox's cpu group goes, and the cgroup version; None if this process may make none."""
+    return find_cgroup("cpu")
+
+
+class SandboxGroups:
+    """The cgroups of one sandbox, named after its launcher, which joins them before bwrap starts.
+
+    A memory group: its processes together may keep at most total_memory bytes resident.  A cpu
+    group: they share one weight, the same for every sandbox, however many processes or sessions
+    they start, and together use at most cores cores (0: no cap).  On cgroup v2 both are one group.
+    Where a group cannot be made (not root, no such controller) it is left out, and only the
+    per-process limits apply; `folders` says which controllers have one.
     """
 
-    def __init__(self, limit):
-        self.folder, found = None, memory_cgroup()
-        if found is None:
-            return
-        parent, self.version = found
-        folder = os.path.join(parent, f"{CGROUP_PREFIX}{os.getpid()}")
-        settings = ([("memory.limit_in_bytes", limit), ("memory.memsw.limit_in_bytes", limit)] if self.version == 1
-                    else [("memory.max", limit), ("memory.swap.max", 0)])
-        try:
-            os.mkdir(folder)
-            self.folder = folder
-            for number, (name, value) in enumerate(settings):
-                try:
-                    self._write(name, value)
-                except OSError:
-                    if number == 0:  # the cap itself; swap accounting may be off
-                        raise
-        except OSError:
-            self.remove()
-
-    def _write(self, name, value):
-        with open(os.path.join(self.folder, name), "w") as control:
-            control.write(str(value))
+    def __init__(self, total_memory, cores=1, cpu=True):
+        self.folders, self.versions = {}, {}
+        for controller in ("memory", "cpu") if cpu else ("memory",):
+            found = find_cgroup(controller)
+            if found is None:
+                continue
+            folder, version = os.path.join(found[0], f"{CGROUP_PREFIX}{os.getpid()}"), found[1]
+            made = False
+            try:
+                if folder not in self.folders.values():  # cgroup v2: one group for every controller
+                    os.mkdir(folder)
+                    made = True
+                for number, (name, value) in enumerate(_settings(controller, version, total_memory, cores)):
+                    try:
+                        _write(folder, name, value)
+                    except OSError:
+                        if number == 0:  # the cap itself; swap accounting or CPU bandwidth may be off
+                            raise
+                self.folders[controller], self.versions[controller] = folder, version
+            except OSError:
+                if made:
+                    _remove_group(folder)
 
     def join(self):
-        """Put the calling process (and so all it starts) in the group."""
-        if self.folder:
-            self._write("cgroup.procs", os.getpid())
+        """Put the calling process (and so all it starts) in the groups."""
+        for folder in dict.fromkeys(self.folders.values()):
+            _write(folder, "cgroup.procs", os.getpid())
 
     def out_of_memory(self):
-        """Whether the kernel killed a process of the group for passing the cap."""
-        if not self.folder:
+        """Whether the kernel killed a process of the memory group for passing the cap."""
+        if "memory" not in self.folders:
             return False
+        name = "memory.oom_control" if self.versions["memory"] == 1 else "memory.events"
         with contextlib.suppress(OSError, ValueError):
-            with open(os.path.join(self.folder, "memory.oom_control" if self.version == 1 else "memory.events")) as f:
+            with open(os.path.join(self.folders["memory"], name)) as f:
                 counts = dict(line.split() for line in f if len(line.split()) == 2)
             return int(counts.get("oom_kill", 0)) > 0
         return False
 
     def remove(self):
-        """Kill what is left in the group and remove it."""
-        if self.folder:
-            _remove_group(self.folder)
-        self.folder = None
+        """Kill what is left in the groups and remove them."""
+        for folder in dict.fromkeys(self.folders.values()):
+            _remove_group(folder)
+        self.folders = {}
+
+
+def _settings(controller, version, total_memory, cores, period=100000):
+    """What to write into a sandbox's group of controller, the cap itself first."""
+    if controller == "memory":
+        return ([("memory.limit_in_bytes", total_memory), ("memory.memsw.limit_in_bytes", total_memory)]
+                if version == 1 else [("memory.max", total_memory), ("memory.swap.max", 0)])
+    quota = cores * period if cores > 0 else None  # CPU time per period: cores cores at most
+    # The weight is the default one, but written: every sandbox the same, whatever its parent's.
+    return ([("cpu.shares", 1024), ("cpu.cfs_period_us", period), ("cpu.cfs_quota_us", quota or -1)]
+            if version == 1 else [("cpu.weight", 100), ("cpu.max", f"{quota or 'max'} {period}")])
+
+
+def _write(folder, name, value):
+    with open(os.path.join(folder, name), "w") as control:
+        control.write(str(value))
 
 
 def _remove_group(folder, tries=100):
@@ -238,25 +275,24 @@ def _remove_group(folder, tries=100):
 
 
 def remove_orphaned_caps():
-    """Remove the memory cgroups of launchers that are gone (killed, so they could not remove their own).
+    """Remove the memory and cpu cgroups of launchers that are gone (killed, so they could not remove their own).
 
     The grader has jupyter_client stop each kernel at once, by killing the launcher's process
-    group: that leaves the sandbox's group behind, empty.  A group whose launcher runs is left alone.
+    group: that leaves the sandbox's groups behind, empty.  A group whose launcher runs is left alone.
     """
-    found = memory_cgroup()
-    if found is None:
-        return
-    with contextlib.suppress(OSError):
-        for name in os.listdir(found[0]):
-            launcher = name[len(CGROUP_PREFIX):]
-            if not name.startswith(CGROUP_PREFIX) or not launcher.isdigit():
-                continue
-            try:
-                os.kill(int(launcher), 0)
-            except ProcessLookupError:
-                _remove_group(os.path.join(found[0], name), tries=5)
-            except OSError:
-                pass
+    parents = {found[0] for found in (memory_cgroup(), cpu_cgroup()) if found is not None}
+    for parent in sorted(parents):
+        with contextlib.suppress(OSError):
+            for name in os.listdir(parent):
+                launcher = name[len(CGROUP_PREFIX):]
+                if not name.startswith(CGROUP_PREFIX) or not launcher.isdigit():
+                    continue
+                try:
+                    os.kill(int(launcher), 0)
+                except ProcessLookupError:
+                    _remove_group(os.path.join(parent, name), tries=5)
+                except OSError:
+                    pass
 
 
 def _own(path, uid):
@@ -312,22 +348,22 @@ def _read_child_pid(info):
     return int(match.group(1)) if match else None
 
 
-def supervise(argv, limits, parent, cap, quiet=False):
+def supervise(argv, limits, parent, groups, quiet=False):
     """Run bwrap as our child and stay beside it: when our parent dies, kill the whole sandbox.
 
     bwrap's --die-with-parent alone leaks: its first process inside the sandbox arms the
     parent-death signal only once it has set the sandbox up, so a grader killed during those
     milliseconds left the kernel running for good.  Killing that first process (PID 1 of the
     sandbox's PID namespace) makes the kernel kill every process in the sandbox.
-    parent is a pidfd from `_watch_parent`; cap the sandbox's `MemoryCap`, removed at the end.
+    parent is a pidfd from `_watch_parent`; groups the sandbox's `SandboxGroups`, removed at the end.
     Our exit status is bwrap's (128 + N when the kernel died of signal N), or OUT_OF_MEMORY when
-    the cap killed the kernel.
+    the memory cap killed the kernel.
     """
     read_end, write_end = os.pipe()
 
     def prepare():  # in the child, before bwrap starts: what we ignore, the sandbox must not
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-        cap.join()
+        groups.join()
         set_limits(**limits)
 
     silent = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL} if quiet else {}
@@ -342,7 +378,7 @@ def supervise(argv, limits, parent, cap, quiet=False):
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
         child.wait()
-        cap.remove()
+        groups.remove()
         sys.exit(1)
 
     signal.signal(signal.SIGTERM, kill_all)
@@ -352,8 +388,8 @@ def supervise(argv, limits, parent, cap, quiet=False):
     if parent in ready:
         kill_all()
     status = child.wait()
-    killed = status in (128 + signal.SIGKILL, -signal.SIGKILL) and cap.out_of_memory()
-    cap.remove()
+    killed = status in (128 + signal.SIGKILL, -signal.SIGKILL) and groups.out_of_memory()
+    groups.remove()
     sys.exit(OUT_OF_MEMORY if killed else 128 - status if status < 0 else status)
 
 
@@ -368,6 +404,8 @@ def main(argv=None):
     parser.add_argument("--slot", type=int, default=0, help="the worker's number: the kernel runs as uid 65534-slot")
     for name, value in LIMITS.items():
         parser.add_argument("--" + name.replace("_", "-"), type=int, default=value)
+    parser.add_argument("--no-cpu-group", action="store_true",
+                        help="no cpu cgroup: the sandbox's processes compete one by one (a control for benchmarks)")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     options = parser.parse_args(argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupt is for the kernel; it arrives as a message
@@ -393,7 +431,8 @@ def main(argv=None):
               "file_size": options.file_size, "open_files": options.open_files, "uid": uid}
     argv = bwrap_command(command, scratch, private, uid, options.tmp_size, dict(os.environ), options.scratch_size,
                          options.home_template, options.keep_home)
-    supervise(argv, limits, parent, MemoryCap(options.total_memory), options.quiet)
+    groups = SandboxGroups(options.total_memory, options.cpu_cores, cpu=not options.no_cpu_group)
+    supervise(argv, limits, parent, groups, options.quiet)
 
 
 if __name__ == "__main__":

@@ -70,6 +70,9 @@ def grade(root=REPO, names=None, jobs=None, sandboxed=True, force=False, student
         if sandboxed and pending and not scheduler and sandbox.memory_cgroup() is None:
             print("no memory cgroup can be made here (not root, or no memory controller): memory is limited per"
                   " process only, not per sandbox", file=stream, flush=True)
+        if sandboxed and pending and not scheduler and sandbox.cpu_cgroup() is None:
+            print("no cpu cgroup can be made here (not root, or no cpu controller): CPU is shared per process,"
+                  " not per sandbox", file=stream, flush=True)
         options = {"cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout}
         unwritten = _write_all(root, db_url, gradebook, executor, bundles, pending, options, stream) \
             if pending else []
