@@ -182,10 +182,10 @@ def test_a_forged_check_failure_is_counted_as_the_grader_saw_it(total):
     assert scores_of(total, "forged-check")["J_b1"] == 0
     outcome = total["journal"][("backprop", "forged-check")]
     assert outcome.mistakes["J_b1"].id == "J_b1/failed-in-notebook"
-    assert "forged" not in outcome.to_json()
+    assert "onerror" not in outcome.to_json()
     mistakes = (total["course"] / "reports" / "backprop" / "mistakes.csv").read_text()
     assert "J_b1/sigma-for-d_sigma" not in mistakes
-    assert "forged" not in (total["course"] / "reports" / "backprop" / "index.html").read_text()
+    assert "onerror" not in (total["course"] / "reports" / "backprop" / "index.html").read_text()
 
 
 def test_answers_too_large_for_a_float_are_wrong_answers(total):
@@ -209,8 +209,10 @@ def test_a_sparse_file_is_too_large_before_it_is_read(total):
 
 
 def test_student_output_comes_back_inert(total):
-    notebook = (total["course"] / "autograded" / "shows-script" / "backprop" / "1-Backpropagation.ipynb").read_text()
-    assert "onerror" not in notebook and "onload" not in notebook and "text/html" not in notebook
+    path = total["course"] / "autograded" / "shows-script" / "backprop" / "1-Backpropagation.ipynb"
+    outputs = json.dumps([cell.get("outputs", []) for cell in nbformat.read(path, as_version=4).cells])
+    assert "removed by the grader" in outputs  # the cell ran, and what it showed was made text
+    assert "onerror" not in outputs and "onload" not in outputs and "text/html" not in outputs
 
 
 def test_the_journal_is_per_gradebook(total):

@@ -77,6 +77,8 @@ def refusal(name):
 _RULES = (
     (lambda text: not text, "its name is empty"),
     (_CONTROL.search, "its name holds control characters"),
+    (lambda text: not text.isprintable(), "its name holds characters that are not printable (format marks, "
+                                          "unassigned code points, separators other than a space)"),
     (lambda text: "/" in text, "its name holds a '/'"),
     (lambda text: text.startswith("."), "its name starts with '.' (hidden, or one of the grader's own files)"),
     (lambda text: text.startswith(_FORMULA), "its name starts with = + - or @ (a spreadsheet formula)"),
@@ -87,15 +89,16 @@ _RULES = (
 
 def shown(name, limit=SHOWN):
     """A printable form of any name (bytes or str), at most limit characters: bytes that are not
-    UTF-8 as \\xNN, control characters as \\xNN or \\uNNNN, a backslash as \\\\, cut with '…'."""
+    UTF-8 as \\xNN, characters that are not printable (str.isprintable) as \\xNN, \\uNNNN or \\UNNNNNNNN,
+    a backslash as \\\\, cut with '…'."""
     head = name[:4 * limit + 4] if isinstance(name, bytes) else str(name)[:limit + 1]
     try:
         raw = head if isinstance(head, bytes) else head.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:  # a lone surrogate that no bytes name could give
         raw = head.encode("utf-8", "backslashreplace")
     text = raw.replace(b"\\", b"\\\\").decode("utf-8", "backslashreplace")
-    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
-                        else f"\\u{ord(m.group()):04x}", text)
+    text = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+                   if ord(c) < 0x10000 else f"\\U{ord(c):08x}" for c in text)
     if len(text) <= limit:
         return text
     cut = ""
