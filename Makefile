@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 NB ?= 1-Backpropagation.ipynb
 
-.PHONY: demo test e2e chromium bubblewrap postgres check lab release corpus-table bench
+.PHONY: demo test e2e chromium bubblewrap postgres check lab release corpus-table bench fuzz
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ release: $(BIN)/.installed  ## regenerate release/ and the learner notebooks fro
 
 corpus-table: $(BIN)/.installed  ## rewrite docs/corpus.md from tests/corpus.py
 	$(BIN)/python tests/corpus_table.py > docs/corpus.md
+
+FUZZ_EXAMPLES ?= 300
+fuzz: $(BIN)/.installed bubblewrap  ## long property-based fuzzing of the grader (FUZZ_EXAMPLES per property; make test runs a few)
+	PATH="$(abspath $(BIN)):$$PATH" FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -p no:warnings tests/test_fuzz.py
 
 bench: $(BIN)/.installed  ## the performance benchmarks
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/run.py
