@@ -110,6 +110,9 @@ return J
         ("J_b2", "J * d_sigma(z2)", "J * a2 * (1 - a2)"),
         ("J_b1", "np.sum(J, axis=1, keepdims=True) / x.size", "J @ np.ones((x.size, 1)) / x.size"),
     ]),
+    bp("right", "J_b3-runs-the-network-twice", [("J_b3", "    J = 2 * (a3 - y)",
+       "    a3 = network_function(x)[-1]\n    J = 2 * (a3 - y)")],
+       note="a second forward pass at the same weights is not a numerical derivative"),
     bp("right", "right-answer-that-warns-on-stderr", [
         ("J_b3", "    J = J * d_sigma(z3)",
          "    import sys, warnings\n    warnings.warn('is this right?')\n"
@@ -148,6 +151,43 @@ for i in range(b1.shape[0]):
     J[i] = (cost_at(b1 + step) - cost_at(b1 - step)) / (2 * h)
 return J
 """))], ["J_b1"]),
+    bp("trick", "trick-complex-step-through-the-network", [("J_b3", None, function("J_b3", """
+global b3
+keep = b3
+J = np.zeros(keep.shape)
+for i in range(keep.shape[0]):
+    b3 = np.array(keep, dtype=complex)
+    b3[i, 0] += 1e-20j
+    J[i, 0] = np.imag(np.sum((network_function(x)[-1] - y) ** 2)) / 1e-20 / x.size
+b3 = keep
+return J
+"""))], ["J_b3"], note="b3 moved by 1e-20j and the network run again: a complex step, exact to rounding"),
+    bp("trick", "trick-complex-step-on-a-copy", [("J_b1", None, function("J_b1", """
+def cost_at(b):
+    a = sigma(W3 @ sigma(W2 @ sigma(W1 @ x + b) + b2) + b3)
+    return np.sum((a - y) ** 2) / x.size
+J = np.zeros(b1.shape)
+for i in range(b1.shape[0]):
+    step = np.zeros(b1.shape, dtype=complex)
+    step[i] = 1e-20j
+    J[i] = np.imag(cost_at(b1 + step)) / 1e-20
+return J
+"""))], ["J_b1"], note="a complex step of b1 through a copy of the network's formula, exact to rounding"),
+    bp("trick", "trick-finite-differences-for-J_b3", [("J_b3", None, function("J_b3", """
+global b3
+keep = b3
+J = np.zeros(keep.shape)
+for i in range(keep.shape[0]):
+    step = np.zeros(keep.shape)
+    step[i, 0] = 1e-6
+    b3 = keep + step
+    above = cost(x, y)
+    b3 = keep - step
+    below = cost(x, y)
+    J[i, 0] = (above - below) / 2e-6
+b3 = keep
+return J
+"""))], ["J_b3"]),
     bp("trick", "trick-redefines-the-check", [
         ("J_b3", "def J_b3", "backprop_checks.check = lambda *args, **kwargs: None\n\ndef J_b3"), WRONG_J_b3],
        ["J_b3"]),
@@ -239,6 +279,9 @@ HEIGHTS = [
 gauss = np.exp(-(x - mu) ** 2 / (2 * sig ** 2)) / (sig * np.sqrt(2 * np.pi))
 return gauss * (x - mu) / sig ** 2
 """))]),
+    ht("right", "dfdmu-f-centred-at-zero", [("dfdmu", None, derivative("dfdmu", """
+return f(x - mu, 0, sig) * (x - mu) / sig ** 2
+"""))], note="f called at other arguments altogether, not at a step from the given ones"),
     ht("right", "dfdsig-in-terms-of-dfdmu",
        [("dfdsig", "return " + DFDSIG, "return dfdmu(x, mu, sig) * (x - mu) / sig - f(x, mu, sig) / sig")]),
     ht("right", "dfdsig-loop-over-bars", [("dfdsig", None, derivative("dfdsig", """
@@ -269,6 +312,24 @@ return (f(x, mu, sig + h) - f(x, mu, sig - h)) / (2 * h)
     ht("trick", "trick-finite-differences-of-chi2-in-the-step",
        [("steepest_step", DSIG, "(chi2(x, y, mu, sig + 1e-6) - chi2(x, y, mu, sig - 1e-6)) / 2e-6")],
        ["steepest_step"]),
+    ht("trick", "trick-complex-step-for-dfdmu", [("dfdmu", None, derivative("dfdmu", """
+return np.imag(f(x, mu + 1e-20j, sig)) / 1e-20
+"""))], ["dfdmu"], note="f at mu + 1e-20j: a complex step, exact to rounding"),
+    ht("trick", "trick-complex-step-for-dfdsig", [("dfdsig", None, derivative("dfdsig", """
+return np.imag(f(x, mu, sig + 1e-20j)) / 1e-20
+"""))], ["dfdsig"], note="f at sig + 1e-20j: a complex step, exact to rounding"),
+    ht("trick", "trick-complex-step-of-its-own-gaussian-for-dfdsig", [("dfdsig", None, derivative("dfdsig", """
+s = float(sig) + 1e-20j
+return np.imag(np.exp(-(x - mu) ** 2 / (2 * s ** 2)) / (s * np.sqrt(2 * np.pi))) / 1e-20
+"""))], ["dfdsig"], note="a complex step of its own copy of the Gaussian, at float(sig) + 1e-20j: f is not called"),
+    ht("trick", "trick-high-order-finite-differences-for-dfdsig", [("dfdsig", None, derivative("dfdsig", """
+h = 0.003 * sig
+c = [4 / 5, -1 / 5, 4 / 105, -1 / 280]
+return sum(ck * (f(x, mu, sig + (k + 1) * h) - f(x, mu, sig - (k + 1) * h)) for k, ck in enumerate(c)) / h
+"""))], ["dfdsig"], note="eighth-order central differences: within 1e-13 of the exact derivative"),
+    ht("trick", "trick-complex-step-of-chi2-in-the-step",
+       [("steepest_step", DSIG, "np.imag(chi2(x, y, mu, sig + 1e-20j)) / 1e-20")], ["steepest_step"],
+       note="dchi2/dsig as chi2 at sig + 1e-20j: a complex step, exact to rounding"),
     ht("trick", "trick-patches-numpy-comparisons", [
         ("dfdmu", "def dfdmu", PATCH_NUMPY + "def dfdmu"), WRONG_DFDMU], ["dfdmu"]),
     ht("trick", "trick-object-equal-to-everything",
@@ -351,8 +412,11 @@ MISTAKES = {
     ('backprop', 'trick-array-subclass-equal-to-everything'): {'J_b1': 'J_b1/unrecognised'},
     ('backprop', 'trick-deletes-the-checks'): {'J_b3': 'J_b3/sigma-for-d_sigma'},
     ('backprop', 'trick-exits-the-kernel'): {'J_b1': 'kernel-died'},
-    ('backprop', 'trick-finite-differences-on-a-copy'): {'J_b1': 'J_b1/numerical-approximation'},
-    ('backprop', 'trick-finite-differences-through-the-network'): {'J_W1': 'J_W1/changes-the-weights'},
+    ('backprop', 'trick-complex-step-on-a-copy'): {'J_b1': 'J_b1/numerical-derivative'},
+    ('backprop', 'trick-complex-step-through-the-network'): {'J_b3': 'J_b3/numerical-derivative'},
+    ('backprop', 'trick-finite-differences-for-J_b3'): {'J_b3': 'J_b3/numerical-derivative'},
+    ('backprop', 'trick-finite-differences-on-a-copy'): {'J_b1': 'J_b1/numerical-derivative'},
+    ('backprop', 'trick-finite-differences-through-the-network'): {'J_W1': 'J_W1/numerical-derivative'},
     ('backprop', 'trick-object-equal-to-everything'): {'J_b1': 'J_b1/not-an-array'},
     ('backprop', 'trick-patches-numpy-comparisons'): {'J_b3': 'J_b3/sigma-for-d_sigma'},
     ('backprop', 'trick-raises-SystemExit'): {'J_b1': 'J_b1/raises-SystemExit'},
@@ -394,9 +458,14 @@ MISTAKES = {
     ('heights', 'trick-array-subclass-equal-to-everything'): {'dfdsig': 'dfdsig/unrecognised'},
     ('heights', 'trick-deletes-the-checks'): {'dfdmu': 'dfdmu/sign'},
     ('heights', 'trick-exits-the-kernel'): {'dfdmu': 'kernel-died', 'dfdsig': 'kernel-died', 'steepest_step': 'kernel-died'},
-    ('heights', 'trick-finite-differences-for-dfdmu'): {'dfdmu': 'dfdmu/numerical-approximation'},
-    ('heights', 'trick-finite-differences-for-dfdsig'): {'dfdsig': 'dfdsig/numerical-approximation'},
-    ('heights', 'trick-finite-differences-of-chi2-in-the-step'): {'steepest_step': 'steepest_step/numerical-approximation'},
+    ('heights', 'trick-complex-step-for-dfdmu'): {'dfdmu': 'dfdmu/numerical-derivative'},
+    ('heights', 'trick-complex-step-for-dfdsig'): {'dfdsig': 'dfdsig/numerical-derivative'},
+    ('heights', 'trick-complex-step-of-chi2-in-the-step'): {'steepest_step': 'steepest_step/numerical-derivative'},
+    ('heights', 'trick-complex-step-of-its-own-gaussian-for-dfdsig'): {'dfdsig': 'dfdsig/numerical-derivative'},
+    ('heights', 'trick-finite-differences-for-dfdmu'): {'dfdmu': 'dfdmu/numerical-derivative'},
+    ('heights', 'trick-finite-differences-for-dfdsig'): {'dfdsig': 'dfdsig/numerical-derivative'},
+    ('heights', 'trick-finite-differences-of-chi2-in-the-step'): {'steepest_step': 'steepest_step/numerical-derivative'},
+    ('heights', 'trick-high-order-finite-differences-for-dfdsig'): {'dfdsig': 'dfdsig/numerical-derivative'},
     ('heights', 'trick-object-equal-to-everything'): {'dfdsig': 'dfdsig/not-an-array'},
     ('heights', 'trick-patches-numpy-comparisons'): {'dfdmu': 'dfdmu/sign'},
     ('heights', 'trick-raises-SystemExit'): {'steepest_step': 'steepest_step/raises-SystemExit'},

@@ -1,5 +1,6 @@
 """The Backpropagation assignment: its reference solution, its helper module and its checks."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -7,7 +8,7 @@ from conftest import REPO
 from notebook_code import run_cells
 
 from readonly import backprop, backprop_checks
-from readonly.checking import ANSWERS, CheckFailed, installed, print_answers
+from readonly.checking import ANSWERS, CheckFailed, Guarded, installed, print_answers
 from readonly.gradients import central_difference
 
 SOURCE = REPO / "source" / "backprop" / "1-Backpropagation.ipynb"
@@ -127,8 +128,93 @@ def test_check_rejects_finite_differences_through_the_network(solution):
         return central_difference(lambda: solution["cost"](x, y), solution["b3"], 1e-6)
 
     with installed(solution, {"J_b3": by_finite_differences}):
-        with pytest.raises(CheckFailed, match="changes the weights"):
+        with pytest.raises(CheckFailed, match=r"network_function run with b3 [+-] 1e-06, as a finite difference") \
+                as failed:
             backprop_checks.check(solution, "J_b3", CASES)
+    assert failed.value.mistake == "J_b3/numerical-derivative"
+
+
+def test_check_still_names_weights_left_changed(solution):
+    reference = solution["J_b2"]
+
+    def leaves_them_changed(x, y):
+        solution["W3"] = solution["W3"] * 2
+        return reference(x, y)
+
+    with installed(solution, {"J_b2": leaves_them_changed}):
+        with pytest.raises(CheckFailed, match="changes the weights") as failed:
+            backprop_checks.check(solution, "J_b2", CASES)
+    assert failed.value.mistake == "J_b2/changes-the-weights"
+
+
+#: Complex steps, exact to rounding, through the network's own functions and through a copy of its formula.
+COMPLEX_STEPS = {
+    "through the network": ("J_b3", """
+def J_b3(x, y):
+    global b3
+    keep = b3
+    J = np.zeros(keep.shape)
+    for i in range(keep.shape[0]):
+        b3 = np.array(keep, dtype=complex)
+        b3[i, 0] += 1e-20j
+        J[i, 0] = np.imag(np.sum((network_function(x)[-1] - y) ** 2)) / 1e-20 / x.size
+    b3 = keep
+    return J
+""", "network_function run with b3 + 1e-20j, as a complex step does"),
+    "through the cost, with astype": ("J_W1", """
+def J_W1(x, y):
+    global W1
+    keep = W1
+    J = np.zeros(keep.shape)
+    for i in range(keep.shape[0]):
+        W1 = keep.astype(complex)
+        W1[i, 0] += 1e-20j
+        J[i, 0] = np.imag(cost(x, y)) / 1e-20
+    W1 = keep
+    return J
+""", "a complex copy of W1, as a complex step does"),
+    "on a copy of the formula": ("J_b1", """
+def J_b1(x, y):
+    def cost_at(b):
+        return np.sum((sigma(W3 @ sigma(W2 @ sigma(W1 @ x + b) + b2) + b3) - y) ** 2) / x.size
+    J = np.zeros(b1.shape)
+    for i in range(b1.shape[0]):
+        step = np.zeros(b1.shape, dtype=complex)
+        step[i] = 1e-20j
+        J[i] = np.imag(cost_at(b1 + step)) / 1e-20
+    return J
+""", "b1 + 1e-20j computed, as a complex step does"),
+    "sigma called with complex numbers": ("J_b2", """
+def J_b2(x, y):
+    J = np.zeros(b2.shape)
+    a1 = network_function(x)[2]
+    for i in range(b2.shape[0]):
+        z2 = np.asarray(W2) @ np.asarray(a1) + np.asarray(b2)
+        z2 = z2 + 1e-20j * (np.arange(len(z2)) == i)[:, None]
+        a3 = sigma(np.asarray(W3) @ sigma(z2) + np.asarray(b3))
+        J[i] = np.imag(np.sum((a3 - np.asarray(y)) ** 2)) / 1e-20 / x.size
+    return J
+""", "sigma called with complex numbers, as a complex step does"),
+}
+
+
+@pytest.mark.parametrize("way", COMPLEX_STEPS)
+def test_check_rejects_a_complex_step_whose_values_are_exact(solution, way):
+    """A complex-step Jacobian is exact to rounding: only how it is computed gives it away, in the tests and in
+    the grader's own call."""
+    name, source, seen = COMPLEX_STEPS[way]
+    sigma = solution["sigma"]
+    with installed(solution, {name: None}):
+        exec(source, solution)  # a cell of the notebook: its function reads the notebook's globals
+        with pytest.raises(CheckFailed, match=re.escape(seen)) as failed:
+            backprop_checks.check(solution, name, CASES)
+        assert failed.value.mistake == f"{name}/numerical-derivative"
+        case = backprop_checks.grader_cases(5)[name][0]
+        with pytest.raises(CheckFailed) as failed:
+            backprop_checks.answer(solution, name, case)
+        assert failed.value.mistake == f"{name}/numerical-derivative"
+    assert solution["sigma"] is sigma
+    assert all(not isinstance(solution[key], Guarded) for key in backprop_checks.PARAMETERS)
 
 
 def test_check_rejects_finite_differences_on_a_private_copy(solution):
@@ -139,6 +225,46 @@ def test_check_rejects_finite_differences_on_a_private_copy(solution):
     with installed(solution, {"J_W1": by_finite_differences}):
         with pytest.raises(CheckFailed, match="numerical approximation"):
             backprop_checks.check(solution, "J_W1", CASES)
+
+
+#: Right Jacobians that call the network's functions at the weights as they are: they keep full marks.
+RIGHT_FORMS = {
+    "sigma(z) * (1 - sigma(z)) for d_sigma": ("J_b1", """
+def J_b1(x, y):
+    a0, z1, a1, z2, a2, z3, a3 = network_function(x)
+    J = 2 * (a3 - y) * sigma(z3) * (1 - sigma(z3))
+    J = W3.T @ J * sigma(z2) * (1 - sigma(z2))
+    J = W2.T @ J * sigma(z1) * (1 - sigma(z1))
+    return np.mean(J, axis=1, keepdims=True)
+"""),
+    "a second forward pass, and a loop over the examples": ("J_b3", """
+def J_b3(x, y):
+    a0, z1, a1, z2, a2, z3, a3 = network_function(x)
+    a3 = network_function(x)[-1]
+    J = np.zeros_like(a3)
+    for k in range(x.size):
+        J[:, k] = 2 * (a3[:, k] - y[:, k]) * d_sigma(z3[:, k])
+    return np.sum(J, axis=1, keepdims=True) / x.size
+"""),
+    "einsum and the cost's own functions": ("J_W1", """
+def J_W1(x, y):
+    a0, z1, a1, z2, a2, z3, a3 = network_function(x)
+    J = 2 * (a3 - y) * d_sigma(z3)
+    J = np.einsum("kj,kn->jn", W3, J) * d_sigma(z2)
+    J = np.einsum("kj,kn->jn", W2, J) * d_sigma(z1)
+    return np.einsum("jn,in->ji", J, a0) / x.size
+"""),
+}
+
+
+@pytest.mark.parametrize("form", RIGHT_FORMS)
+def test_right_forms_that_call_the_network_s_functions_pass(solution, form):
+    name, source = RIGHT_FORMS[form]
+    with installed(solution, {name: None}):
+        exec(source, solution)
+        backprop_checks.check(solution, name, CASES + [(8, 2, 1, 13)])
+        for case in backprop_checks.grader_cases(9)[name]:
+            backprop_checks.judge(name, case, backprop_checks.answer(solution, name, case))
 
 
 @pytest.mark.parametrize("function", ["J_b3", "J_b2", "J_W1", "J_b1"])

@@ -14,7 +14,17 @@ from conftest import REPO
 
 from coursetools.course import assignments
 from readonly import backprop_checks, heights_checks
-from readonly.checking import CheckFailed, call, named_shapes, recognise
+from readonly.checking import (
+    NUMERICAL_DERIVATIVE,
+    CheckFailed,
+    Watch,
+    call,
+    guard,
+    moved,
+    named_shapes,
+    recognise,
+    watched_call,
+)
 
 
 def solution_fragments():
@@ -51,6 +61,8 @@ def every_hint():
         want = heights_checks.numerical(lambda m, s: heights_checks.gaussian(x, m, s), mu, sig)[heights_checks.ROW[name]]
         hints += [cause for _, _, cause in heights_checks._derivative_mistakes(name, want, x, mu, sig)]
     hints += [cause for _, _, cause in heights_checks._step_mistakes([1.0, 2.0], 30)]
+    hints += [text for pair in heights_checks.NUMERICAL_DERIVATIVE.values() for text in pair]
+    hints += list(backprop_checks.NUMERICAL_DERIVATIVE)
     return hints
 
 
@@ -144,3 +156,82 @@ def test_an_error_from_a_callable_without_code_is_still_a_failed_check():
     with pytest.raises(CheckFailed) as failed:
         call(dict, "J_b3", 1, 2)  # a builtin: no frame of the learner's at all
     assert failed.value.mistake == "J_b3/raises-TypeError"
+
+
+# A numerical derivative, seen as it is computed (readonly.checking.Watch, Guarded).
+
+def test_guarded_parameters_compute_as_numpy_does_and_stay_real():
+    watch = Watch()
+    watch.armed = True
+    x = guard(np.linspace(150, 200, 7), watch, "x", 10.0)
+    mu, sig = guard(170.0, watch, "mu", 10.0), guard(10.0, watch, "sig", 10.0)
+    plain_x = np.linspace(150, 200, 7)
+    got = np.exp(-(x - mu) ** 2 / (2 * sig ** 2)) / (sig * np.sqrt(2 * np.pi)) * ((x - mu) ** 2 - sig * sig)
+    want = np.exp(-(plain_x - 170) ** 2 / 200) / (10 * np.sqrt(2 * np.pi)) * ((plain_x - 170) ** 2 - 100)
+    assert np.array_equal(np.asarray(got), want) and got.dtype == float
+    assert float(np.sum(x, keepdims=True)[0]) == float(np.sum(plain_x))
+    assert np.mean(np.zeros_like(x)) == 0 and x.copy().shape == (7,) and float(sig) == 10.0
+    assert isinstance(sig, float) and round(sig, 1) == 10.0 and {sig: 1}[10.0] == 1 and repr(mu) == "170.0"
+    assert repr(x) == repr(plain_x) and not watch.seen
+
+
+@pytest.mark.parametrize("make_complex, seen", [
+    (lambda x, sig: sig + 1e-20j, "sig + 1e-20j computed"),
+    (lambda x, sig: 1e-6 + sig, "sig + 1e-06 computed"),
+    (lambda x, sig: (x - 170) / (1e-20j + sig) ** 2, "arithmetic with complex numbers on x"),
+    (lambda x, sig: sig * (1 + 1e-20j), "sig times a complex number computed"),
+    (lambda x, sig: complex(sig), "sig made complex"),
+    (lambda x, sig: x.astype(complex), "a complex copy of x"),
+    (lambda x, sig: np.zeros_like(x, dtype=complex), "complex numbers made from x"),
+    (lambda x, sig: (x - 170) / (sig + 0j) ** 2, "sig + 0j computed"),
+    (lambda x, sig: np.exp((x - 170) + float(sig) * 1j), "arithmetic with complex numbers on x"),
+    (lambda x, sig: sig + 1e-6, "sig + 1e-06 computed"),
+    (lambda x, sig: sig - 1e-4 * sig, "sig - 0.001 computed"),
+    (lambda x, sig: sig * (1 + 1e-7), "sig * 1.0000001 computed"),
+    (lambda x, sig: x + np.array([0, 0, 1e-5, 0, 0]), "x + 1e-05 computed"),
+])
+def test_a_watch_sees_a_complex_step_or_a_finite_difference(make_complex, seen):
+    watch = Watch()
+    watch.armed = True
+    x, sig = guard(np.linspace(150, 200, 5), watch, "x", 10.0), guard(10.0, watch, "sig", 10.0)
+    with pytest.raises(CheckFailed):
+        make_complex(x, sig)
+    assert watch.seen and watch.seen[0][0].startswith(seen)
+
+
+def test_a_watch_lets_steps_of_the_formula_and_other_arguments_be():
+    """Only a small step of a parameter itself is a finite difference: not x - mu, 1 / sig, or sig ** 2 + 1e-12."""
+    watch = Watch()
+    watch.armed = True
+    x = guard(np.linspace(150, 200, 5), watch, "x", 2.0)
+    mu, sig = guard(175.0, watch, "mu", 2.0), guard(2.0, watch, "sig", 2.0)
+    (x - mu) ** 2 / sig ** 3 - 1 / sig, sig ** 2 + 1e-12, 2 * sig, sig * sig * sig, mu - x[2], sig + 0.0
+    assert not watch.seen
+    assert moved("mu", 0.0, 175.0, 2.0) is None and moved("sig", 2.0, 2.0, 2.0) is None
+    assert moved("sig", 2.0 + 1e-5, 2.0, 2.0) == ("sig + 1e-05", "a finite difference")
+    assert moved("sig", 2.0 + 1e-20j, 2.0, 2.0) == ("sig + 1e-20j", "a complex step")
+
+
+def test_a_watch_refuses_only_while_armed():
+    watch = Watch()
+    sig = guard(10.0, watch, "sig", 10.0)
+    assert sig + 1e-20j == 10 + 1e-20j and not watch.seen
+
+
+def test_watched_call_fails_whatever_the_learner_does_with_the_refusal():
+    watch = Watch()
+    sig = guard(10.0, watch, "sig", 10.0)
+
+    def hides_it(sig):
+        try:
+            return sig + 1e-20j
+        except Exception:
+            return np.zeros(3)
+
+    with pytest.raises(CheckFailed) as failed:
+        watched_call(hides_it, "dfdsig", sig, watch=watch, expected="by hand", cause="a complex step")
+    assert failed.value.mistake == f"dfdsig/{NUMERICAL_DERIVATIVE}"
+    assert str(failed.value).splitlines() == [
+        "dfdsig is not right yet.", "  expected: by hand", "  got:      sig + 1e-20j computed, as a complex step does",
+        "  likely cause:", "    - a complex step"]
+    assert not watch.armed

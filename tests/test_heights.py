@@ -131,6 +131,121 @@ def solution_step_on_heights(solution, x, y):
                              -2 * (y - solution["f"](x, 155, 6)) @ solution["dfdsig"](x, 155, 6)])
 
 
+#: Numerical derivatives, some of them exact to rounding: (function, source, what the message says was seen).
+NUMERICAL_DERIVATIVES = {
+    "complex step of f in mu": ("dfdmu", """
+def dfdmu(x, mu, sig):
+    return np.imag(f(x, mu + 1e-20j, sig)) / 1e-20
+""", "mu + 1e-20j computed, as a complex step does"),
+    "complex step of f in sig": ("dfdsig", """
+def dfdsig(x, mu, sig):
+    return np.imag(f(x, mu, sig + 1e-20j)) / 1e-20
+""", "sig + 1e-20j computed, as a complex step does"),
+    "complex step of f at float(sig)": ("dfdsig", """
+def dfdsig(x, mu, sig):
+    return np.imag(f(x, mu, float(sig) + 1e-20j)) / 1e-20
+""", "f evaluated at sig + 1e-20j, as a complex step does"),
+    "complex step of its own Gaussian, the error caught": ("dfdsig", """
+def dfdsig(x, mu, sig):
+    try:
+        s = float(sig) + 1e-20j
+        return np.imag(np.exp(-(x - mu) ** 2 / (2 * s ** 2)) / (s * np.sqrt(2 * np.pi))) / 1e-20
+    except Exception:
+        return f(x, mu, sig) * ((x - mu) ** 2 / sig ** 3 - 1 / sig)
+""", "arithmetic with complex numbers on x"),
+    "eighth-order central differences": ("dfdsig", """
+def dfdsig(x, mu, sig):
+    h = 0.003 * sig
+    c = [4 / 5, -1 / 5, 4 / 105, -1 / 280]
+    return sum(ck * (f(x, mu, sig + (k + 1) * h) - f(x, mu, sig - (k + 1) * h)) for k, ck in enumerate(c)) / h
+""", "computed, as a finite difference does"),
+    "finite differences in x": ("dfdmu", """
+def dfdmu(x, mu, sig):
+    return (f(x - 1e-5, mu, sig) - f(x + 1e-5, mu, sig)) / 2e-5
+""", "x - 1e-05 computed, as a finite difference does"),
+    "complex step of chi2": ("steepest_step", """
+def steepest_step(x, y, mu, sig, aggression):
+    residual = y - f(x, mu, sig)
+    dchi2_dmu = -2 * residual @ dfdmu(x, mu, sig)
+    dchi2_dsig = np.imag(chi2(x, y, mu, sig + 1e-20j)) / 1e-20
+    return -aggression * np.array([dchi2_dmu, dchi2_dsig])
+""", "sig + 1e-20j computed, as a complex step does"),
+}
+
+
+def test_an_eighth_order_finite_difference_is_as_exact_as_the_exact_reference():
+    """Why values cannot tell a numerical derivative: this one is within 1e-13 of the complex step."""
+    x, mu, sig = heights_checks.random_point(250, 3)
+    g = lambda s: heights_checks.gaussian(x, mu, s)  # noqa: E731
+    h = 0.003 * sig
+    c = [4 / 5, -1 / 5, 4 / 105, -1 / 280]
+    got = sum(ck * (g(sig + (k + 1) * h) - g(sig - (k + 1) * h)) for k, ck in enumerate(c)) / h
+    exact = heights_checks.exact(lambda m, s: heights_checks.gaussian(x, m, s), mu, sig)[1]
+    assert np.max(np.abs(got - exact)) / np.max(np.abs(exact)) < heights_checks.EXACT_TOLERANCE
+
+
+@pytest.mark.parametrize("way", NUMERICAL_DERIVATIVES)
+def test_check_rejects_a_numerical_derivative_however_exact(solution, way):
+    """In the tests and in the grader's own call; the notebook's f is put back."""
+    name, source, seen = NUMERICAL_DERIVATIVES[way]
+    model = solution["f"]
+    cases = [(100, 2026, 2000), (13, 34, 1)] if name == "steepest_step" else [(100, 2026), (1, 14)]
+    with installed(solution, {name: None}):
+        exec(source, solution)  # a cell of the notebook: its function reads the notebook's globals
+        with pytest.raises(CheckFailed, match=re.escape(seen)) as failed:
+            heights_checks.check(solution, name, cases)
+        assert failed.value.mistake == f"{name}/numerical-derivative"
+        assert str(failed.value).startswith(f"{name} is not right yet.")
+        for case in heights_checks.grader_cases(4)[name]:
+            with pytest.raises(CheckFailed) as failed:
+                heights_checks.answer(solution, name, case)
+            assert failed.value.mistake == f"{name}/numerical-derivative"
+    assert solution["f"] is model
+
+
+#: Right derivatives that call f, at the x, mu and sig given or at others altogether: they keep full marks.
+RIGHT_FORMS = {
+    "f centred at zero": ("dfdmu", """
+def dfdmu(x, mu, sig):
+    return f(x - mu, 0, sig) * (x - mu) / sig / sig
+"""),
+    "a loop over the bars, and floats": ("dfdsig", """
+def dfdsig(x, mu, sig):
+    d = np.zeros(len(x))
+    for k in range(len(x)):
+        d[k] = f(x[k], mu, sig) * ((x[k] - mu) ** 2 / float(sig) ** 3 - 1 / sig)
+    return d
+"""),
+    "in terms of dfdmu, with math": ("dfdsig", """
+import math
+def dfdsig(x, mu, sig):
+    return dfdmu(x, mu, sig) * (x - mu) / sig - f(x, mu, sig) / math.sqrt(sig * sig)
+"""),
+    "its own Gaussian, sig * sig": ("dfdsig", """
+def dfdsig(x, mu, sig):
+    gauss = np.exp(-(x - mu) * (x - mu) / (2 * sig * sig)) / (sig * np.sqrt(2 * np.pi))
+    return gauss * ((x - mu) ** 2 - sig * sig) / (sig * sig * sig)
+"""),
+    "chi2's residual and np.sum": ("steepest_step", """
+def steepest_step(x, y, mu, sig, aggression):
+    residual = y - f(x, mu, sig)
+    J = np.array([-2 * np.sum(residual * dfdmu(x, mu, sig)), -2 * np.sum(residual * dfdsig(x, mu, sig))])
+    return -aggression * J
+"""),
+}
+
+
+@pytest.mark.parametrize("form", RIGHT_FORMS)
+def test_right_forms_that_call_f_pass(solution, form):
+    name, source = RIGHT_FORMS[form]
+    cases = [(100, 2026, 2000), (13, 34, 1)] if name == "steepest_step" else [(100, 2026), (7, 12), (1, 14)]
+    with installed(solution, {name: None}):
+        exec(source, solution)
+        heights_checks.check(solution, name, cases)
+        for case in heights_checks.grader_cases(4)[name]:
+            heights_checks.judge(name, case, heights_checks.answer(solution, name, case))
+
+
 @pytest.mark.parametrize("name", heights_checks.FUNCTIONS)
 def test_grader_judges_the_reported_answers_of_the_reference(solution, name):
     """The grader's half of a check accepts the reference's answers as they cross the kernel's boundary (JSON)."""

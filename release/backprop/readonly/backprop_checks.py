@@ -10,18 +10,32 @@ Two independent references, both computed here from a forward pass of our own:
   Jacobian must match to a relative error of FD_TOLERANCE;
 - complex-step derivatives, exact to rounding error, which a chain-rule
   Jacobian matches to EXACT_TOLERANCE and a numerical approximation does not.
+
+A Jacobian must come from the chain rule, not from a numerical derivative,
+which a complex step (or a high-order finite difference) computes as exactly:
+the weights, x and y are installed as guarded arrays
+(readonly.checking.Guarded), and sigma, d_sigma and network_function are
+bound, for the duration of the call, to versions that refuse complex numbers
+and a run of the network with a weight moved by a small step; so does
+arithmetic that makes a weight complex or adds such a step to it.  That
+fails the check as "<function>/numerical-derivative".
 """
 import numpy as np
 
 from readonly.backprop import PARAMETERS
 from readonly.checking import (
+    COMPLEX_STEP,
     CheckFailed,
-    call,
+    Watch,
     failure,
     floats,
+    guard,
     installed,
+    is_complex,
+    moved,
     received,
     recognise,
+    watched_call,
 )
 from readonly.gradients import central_difference, complex_step, relative_error
 
@@ -55,6 +69,12 @@ CAUSES = {
 }
 CAUSES["J_W3"] = CAUSES["J_b3"]
 CAUSES["J_W2"] = CAUSES["J_b2"]
+#: What a Jacobian seen computing a numerical derivative is told: (expected, cause).
+NUMERICAL_DERIVATIVE = (
+    "a Jacobian by the chain rule, from one run of the network at its weights as they are",
+    "a numerical Jacobian (a complex step, or finite differences: the network run again with a weight moved) "
+    "in place of the chain rule: exact or not, it is not what this exercise asks for; build J from one call of "
+    "network_function(x)")
 #: Scalings of the right Jacobian that a known mistake gives: (mistake, factor, cause); N is the number of examples.
 SCALINGS = (
     ("no-division-by-N", lambda N: N, "the division by the number of examples N is missing: C is a mean over them"),
@@ -159,14 +179,32 @@ def _shape_causes(name, shape, N):
     return ["a missing transpose, or `*` where `@` is meant", "the sizes 6 and 7 written into the code"], {}
 
 
+def _scale(weight):
+    """The size of a weight matrix, by which a numerical derivative's step is measured."""
+    return max(1.0, float(np.max(np.abs(weight))))
+
+
+def _guarded_activation(function, label, watch):
+    """function (sigma or d_sigma), refusing complex numbers (watch.refuse)."""
+    def activation(z):
+        if is_complex(z):
+            watch.refuse(f"{label} called with complex numbers", COMPLEX_STEP)
+        return function(z)
+
+    return activation
+
+
 def _learner_jacobian(namespace, name, params, x, y):
     """Call namespace[name](x, y) with params installed as the notebook's weights.
 
-    Fails when the function changes the weights, or calls network_function
-    with weights other than the installed ones (a finite-difference Jacobian).
-    The notebook's own weights and network_function are put back afterwards.
+    Fails when the function computes a numerical derivative (readonly.checking.watched_call):
+    it makes a weight complex, or runs network_function with a weight moved by a small step, real
+    or imaginary.  Fails too when the function changes the weights, or runs network_function with
+    weights other than the installed ones.  The notebook's own weights, network_function, sigma and
+    d_sigma are put back afterwards.
     """
-    weights = {key: value.copy() for key, value in params.items()}
+    watch = Watch()
+    weights = {key: guard(value, watch, key, _scale(value)) for key, value in params.items()}
     original_forward = namespace.get("network_function")
     perturbed = []
 
@@ -175,12 +213,22 @@ def _learner_jacobian(namespace, name, params, x, y):
                    for key in PARAMETERS)
 
     def watched_forward(a0):
+        for key in PARAMETERS:
+            seen = moved(key, namespace.get(key), params[key], _scale(params[key]))
+            if seen:
+                watch.refuse(f"network_function run with {seen[0]}", seen[1])
         if not untouched():
             perturbed.append(True)
         return original_forward(a0)
 
-    with installed(namespace, {**weights, "network_function": watched_forward}):
-        result = call(namespace.get(name), name, x, y, sizes=_sizes(params, x))
+    bound = {**weights, "network_function": watched_forward}
+    for activation in ("sigma", "d_sigma"):
+        if callable(namespace.get(activation)):
+            bound[activation] = _guarded_activation(namespace[activation], activation, watch)
+    with installed(namespace, bound):
+        expected, cause = NUMERICAL_DERIVATIVE
+        result = watched_call(namespace.get(name), name, guard(x, watch, "x"), guard(y, watch, "y"), watch=watch,
+                              expected=expected, cause=cause, sizes=_sizes(params, x))
         changed = not untouched()
     if perturbed or changed:
         raise failure(
@@ -209,7 +257,7 @@ def answer(namespace, name, case):
     """namespace[name] on one case (n1, n2, N, seed): its entries as a list of floats.
 
     This half of a check runs the learner's code; it raises CheckFailed for an answer of the
-    wrong kind (shape, type, changed weights).  `judge` is the other half.
+    wrong kind (shape, type, changed weights, a numerical derivative).  `judge` is the other half.
     """
     n1, n2, N, seed = case
     params, x, y = random_case(n1, n2, N, seed)

@@ -1,9 +1,11 @@
 """The numerical references every check compares with, and how far apart two answers are.
 
 Central differences are the first oracle (their error is stated with them); complex steps the
-second, exact to rounding, which a finite-difference answer cannot match.  Both take a function
-that reads an array in place, so the same helper differentiates a network's cost with respect to
-a weight matrix and a Gaussian with respect to (mu, sig).  Importing this module has no side effects.
+second, exact to rounding, which a central difference cannot match (a complex step, or a
+high-order finite difference, can: the checks catch those by how they are computed, see
+readonly.checking.Watch).  Both take a function that reads an array in place, so the same helper
+differentiates a network's cost with respect to a weight matrix and a Gaussian with respect to
+(mu, sig).  Importing this module has no side effects.
 """
 import numpy as np
 
@@ -40,7 +42,7 @@ def complex_step(function, array, step=1e-30):
 
     function reads array and returns a number or an array; shape as central_difference's.
     Exact to rounding error (no subtraction of nearby values), which makes it an
-    independent reference that a finite-difference approximation cannot match.
+    independent reference that a central-difference approximation cannot match.
     """
     rows = []
     for index in np.ndindex(array.shape):

@@ -8,12 +8,22 @@ derivatives of that Gaussian as ``dfdmu`` and ``dfdsig`` (so that a wrong
 derivative costs only that derivative's points).  The notebook's own
 definitions are put back afterwards, whatever happens.
 
+A derivative must be worked out by hand, not computed numerically: the
+learner's function gets x, mu and sig as guarded arrays
+(readonly.checking.Guarded), and the f (and dfdmu, dfdsig) bound for it
+refuse to be evaluated at a complex x, mu or sig, or at one moved by a small
+step; so does arithmetic that makes x, mu or sig complex or adds such a step
+to them.  That is how a complex step or a finite difference is computed, and
+it fails the check as "<function>/numerical-derivative", however exact its
+values.
+
 References, all computed from the Gaussian defined here, none of them the
 analytic formula the learner writes:
 - dfdmu and dfdsig: central finite differences of f in mu and in sig, at
   random points x around random (mu, sig), to TOLERANCE (the messages come
   from this comparison); then complex-step derivatives, exact to rounding,
-  to EXACT_TOLERANCE, which a finite-difference answer does not reach;
+  to EXACT_TOLERANCE, which a central-difference answer does not reach (a
+  complex step or a high-order difference would: the guard above catches them);
 - steepest_step: minus the aggression times the gradient of
   chi^2 = |y - f|^2, on data made of random bumps (not the heights), at two
   aggressions; by central differences, then by complex steps.
@@ -22,13 +32,19 @@ The cases (sizes, seeds, aggressions) are chosen by the notebook's test cells.
 import numpy as np
 
 from readonly.checking import (
+    COMPLEX_STEP,
     CheckFailed,
-    call,
+    Watch,
     failure,
     floats,
+    guard,
     installed,
+    is_complex,
+    moved,
+    plain,
     received,
     recognise,
+    watched_call,
 )
 from readonly.gradients import central_difference, complex_step, relative_error
 from readonly.heights import MU_RANGE, SIG_RANGE  # the checks draw (mu, sig) from the region the contour shows
@@ -64,6 +80,21 @@ CAUSES = {
     ],
 }
 NUMERICAL = "a numerical (finite-difference) derivative in place of the one worked out by hand"
+#: What a learner's function seen computing a numerical derivative is told, per function.
+NUMERICAL_DERIVATIVE = {
+    "dfdmu": ("the derivative worked out by hand, which evaluates f only at the x, mu and sig it is given",
+              "a numerical derivative (a complex step, or finite differences) in place of the one worked out by "
+              "hand: exact or not, it is not the derivative this exercise asks for; differentiate f in mu by the "
+              "chain rule"),
+    "dfdsig": ("the derivative worked out by hand, which evaluates f only at the x, mu and sig it is given",
+               "a numerical derivative (a complex step, or finite differences) in place of the one worked out by "
+               "hand: exact or not, it is not the derivative this exercise asks for; differentiate f in sig by the "
+               "product and chain rules"),
+    "steepest_step": ("-aggression * J with dchi2/dsig by the chain rule through f, which evaluates f only at the "
+                      "mu and sig it is given",
+                      "dchi2/dsig computed numerically (a complex step, or finite differences of chi^2) in place of "
+                      "the chain rule: the given first entry shows the way for mu"),
+}
 
 
 def gaussian(x, mu, sig):
@@ -161,12 +192,40 @@ def _derivative_mistakes(name, want, x, mu, sig):
     ]
 
 
+def _guarded_model(watch, x, mu, sig):
+    """Our Gaussian f, which refuses (watch.refuse) an x, mu or sig other than the case's by a complex or small step."""
+    def f(x_, mu_, sig_):
+        for label, value, reference in (("x", x_, x), ("mu", mu_, mu), ("sig", sig_, sig)):
+            if label == "x" and not is_complex(value) and np.shape(value) != np.shape(x):
+                continue  # some of the x (a loop over the bars), or x shifted: not a step of x
+            seen = moved(label, value, reference, sig)
+            if seen:
+                watch.refuse(f"f evaluated at {seen[0]}", seen[1])
+        return np.asarray(gaussian(*(np.asarray(plain(v)) for v in (x_, mu_, sig_))))
+
+    return f
+
+
+def _learner_call(namespace, name, args, bound, watch, sizes):
+    """namespace[name](*args), args guarded, with bound installed in the notebook and watch armed."""
+    expected, cause = NUMERICAL_DERIVATIVE[name]
+    with installed(namespace, bound):
+        return watched_call(namespace.get(name), name, *args, watch=watch, expected=expected, cause=cause,
+                            sizes=sizes)
+
+
+def _guarded_parameters(watch, x, mu, sig):
+    """x, mu and sig as guarded parameters of the model: steps of a fraction of sig are refused."""
+    return guard(x, watch, "x", sig), guard(mu, watch, "mu", sig), guard(sig, watch, "sig", sig)
+
+
 def answer_derivative(namespace, name, case):
     """namespace[name] (dfdmu or dfdsig) on one case (N, seed), with our f bound: a list of floats."""
     N, seed = case
     x, mu, sig = random_point(N, seed)
-    with installed(namespace, {"f": gaussian}):
-        result = call(namespace.get(name), name, x.copy(), mu, sig, sizes={N: "N"})
+    watch = Watch()
+    result = _learner_call(namespace, name, _guarded_parameters(watch, x, mu, sig),
+                           {"f": _guarded_model(watch, x, mu, sig)}, watch, {N: "N"})
     shape_causes = [
         "a sum over the points: the derivative has one entry per x, like f itself",
         "`@` (a dot product, one number) where `*` (entry by entry) is meant",
@@ -197,31 +256,38 @@ def judge_derivative(name, case, got):
                       "numerical approximation gets", [NUMERICAL], "numerical-approximation")
 
 
-def _exact_derivatives():
-    """dfdmu and dfdsig by complex steps, bound in the notebook while steepest_step is checked."""
-    def dfdmu(x, mu, sig):
-        return exact(lambda m, s: gaussian(x, m, s), mu, sig)[0]
+def _exact_derivatives(watch):
+    """dfdmu and dfdsig by complex steps, bound in the notebook while steepest_step is checked.
 
-    def dfdsig(x, mu, sig):
-        return exact(lambda m, s: gaussian(x, m, s), mu, sig)[1]
+    Like f, they refuse complex arguments (watch.refuse).
+    """
+    def derivative(row, name):
+        def d(x, mu, sig):
+            if any(is_complex(value) for value in (x, mu, sig)):
+                watch.refuse(f"{name} evaluated at complex numbers", COMPLEX_STEP)
+            x = np.asarray(x, dtype=float)
+            return exact(lambda m, s: gaussian(x, m, s), plain(mu), plain(sig))[row]
+        return d
 
-    return {"dfdmu": dfdmu, "dfdsig": dfdsig}
+    return {"dfdmu": derivative(0, "dfdmu"), "dfdsig": derivative(1, "dfdsig")}
 
 
 def _learner_step(namespace, x, y, mu, sig, aggression):
     """namespace["steepest_step"](x, y, mu, sig, aggression) with our f, dfdmu and dfdsig bound."""
-    with installed(namespace, {"f": gaussian, **_exact_derivatives()}):
-        try:
-            return call(namespace.get("steepest_step"), "steepest_step", x.copy(), y.copy(), mu, sig, aggression,
-                        sizes={len(x): "N", 2: "2"})
-        except CheckFailed as error:
-            if "sequence" in str(error) or "inhomogeneous" in str(error):
-                raise failure(
-                    "steepest_step", "two numbers, dchi2/dmu and dchi2/dsig, to put in J",
-                    f"an error building J: {str(error).splitlines()[0].split(': ', 1)[-1]}",
-                    ["`*` where `@` is meant: an entry-by-entry product leaves one number per bar, where the "
-                     "derivative of chi^2 sums over the bars to one number"], "elementwise-for-dot") from None
-            raise
+    watch = Watch()
+    bound = {"f": _guarded_model(watch, x, mu, sig), **_exact_derivatives(watch)}
+    guarded_x, guarded_mu, guarded_sig = _guarded_parameters(watch, x, mu, sig)
+    arguments = (guarded_x, guard(y, watch, "y"), guarded_mu, guarded_sig, aggression)
+    try:
+        return _learner_call(namespace, "steepest_step", arguments, bound, watch, {len(x): "N", 2: "2"})
+    except CheckFailed as error:
+        if "sequence" in str(error) or "inhomogeneous" in str(error):
+            raise failure(
+                "steepest_step", "two numbers, dchi2/dmu and dchi2/dsig, to put in J",
+                f"an error building J: {str(error).splitlines()[0].split(': ', 1)[-1]}",
+                ["`*` where `@` is meant: an entry-by-entry product leaves one number per bar, where the "
+                 "derivative of chi^2 sums over the bars to one number"], "elementwise-for-dot") from None
+        raise
 
 
 def _step_mistakes(want, N):
