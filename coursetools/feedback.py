@@ -6,9 +6,14 @@ the error's message (what was expected, what came back, the likely cause)
 above the traceback. With ``withhold_hidden_tests`` it also removes the code
 of hidden tests and their tracebacks from the feedback, keeping the message,
 so learners learn what went wrong without seeing the hidden cases; of what a
-hidden test cell printed, only that message is kept (a notebook can print the
-cells it runs, hidden tests included, from an IPython hook).
+hidden test cell printed, only that message is kept.  A notebook can record the
+cells it runs, hidden tests included (an IPython hook), and print them in any
+later cell: so every output of every cell that holds a line of a hidden test is
+withheld too.  (What it prints in another form is no use to it: the grader's own
+check draws its cases for each grading, so a function that knows the hidden
+cases still loses the points it does not earn.)
 """
+from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool
 
@@ -30,6 +35,33 @@ def without_hidden_tests(source):
     return "\n".join(lines)
 
 
+#: Lines of hidden tests shorter than this are not looked for in outputs (a bare "try:" is in any code).
+MIN_HIDDEN_LINE = 12
+WITHHELD_OUTPUT = "[output withheld from the feedback: it holds the code of a hidden test]\n"
+
+
+def hidden_lines(nb):
+    """The lines of nb's hidden-test regions worth looking for in outputs."""
+    found = set()
+    for cell in nb.cells:
+        inside = False
+        for line in cell.source.splitlines() if cell.cell_type == "code" else ():
+            if line.strip() in (BEGIN_HIDDEN, END_HIDDEN):
+                inside = line.strip() == BEGIN_HIDDEN
+            elif inside and len(line.strip()) >= MIN_HIDDEN_LINE:
+                found.add(line.strip())
+    return found
+
+
+def _texts(output):
+    """Every text an output holds: a stream's, an error's name, value and traceback, each data value."""
+    yield str(output.get("text", ""))
+    yield str(output.get("ename", "")) + str(output.get("evalue", ""))
+    yield "\n".join(str(line) for line in output.get("traceback", []) or [])
+    for value in (output.get("data") or {}).values():
+        yield "".join(value) if isinstance(value, list) else str(value)
+
+
 #: The most of one error's message that the feedback of a hidden test shows.
 MAX_HIDDEN_MESSAGE = 2000
 
@@ -48,7 +80,18 @@ class TeachingFeedback(NbGraderPreprocessor):
         False, help="Show hidden test cells without their code or traceback, keeping their message."
     ).tag(config=True)
 
+    def preprocess(self, nb, resources):
+        self._hidden = hidden_lines(nb) if self.withhold_hidden_tests else set()
+        return super().preprocess(nb, resources)
+
+    def _leaks(self, output):
+        return any(line in text for text in _texts(output) for line in self._hidden)
+
     def preprocess_cell(self, cell, resources, index):
+        if self._hidden and cell.cell_type == "code":
+            cell.outputs = [output if not self._leaks(output) else
+                            new_output("stream", name="stdout", text=WITHHELD_OUTPUT)
+                            for output in cell.outputs]
         grading = cell.metadata.get("nbgrader", {})
         if cell.cell_type != "code" or not grading.get("grade"):
             return cell, resources

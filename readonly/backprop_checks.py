@@ -20,6 +20,8 @@ and a run of the network with a weight moved by a small step; so does
 arithmetic that makes a weight complex or adds such a step to it.  That
 fails the check as "<function>/numerical-derivative".
 """
+import random
+
 import numpy as np
 
 from readonly.backprop import PARAMETERS
@@ -296,11 +298,23 @@ def check_case(namespace, name, case):
     judge(name, case, answer(namespace, name, case))
 
 
+#: Numbers of examples the notebook's tests use: the grader's own cases never do, so a function that
+#: special-cases the tests' inputs cannot know the grader's.
+TESTS_N = (1, 5, 12, 20, 37)
+
+
 def grader_cases(seed):
-    """Cases for the grader's own call of each function (coursetools.grading), drawn from seed."""
-    sizes = ((5, 3, 7), (8, 2, 4))
-    return {name: [[n1, n2, N, seed + number] for number, (n1, n2, N) in enumerate(sizes)]
-            for name in ("J_b3", "J_b2", "J_W1", "J_b1")}
+    """Cases for the grader's own call of each function (coursetools.grading), sizes and data all drawn
+    from seed: n1 in (3, 5, 8), n2 in (2, 4, 6) (never square), N in 2..40, none of TESTS_N, n1 or n2."""
+    draw = random.Random(seed)
+    cases = {}
+    for number, name in enumerate(("J_b3", "J_b2", "J_W1", "J_b1")):
+        cases[name] = []
+        for case in range(3):
+            n1, n2 = draw.choice((3, 5, 8)), draw.choice((2, 4, 6))
+            N = draw.choice([n for n in range(2, 41) if n not in (*TESTS_N, n1, n2)])
+            cases[name].append([n1, n2, N, seed + 10 * number + case])
+    return cases
 
 
 def check(namespace, name, cases):

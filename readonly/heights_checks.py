@@ -29,6 +29,8 @@ analytic formula the learner writes:
   aggressions; by central differences, then by complex steps.
 The cases (sizes, seeds, aggressions) are chosen by the notebook's test cells.
 """
+import random
+
 import numpy as np
 
 from readonly.checking import (
@@ -375,10 +377,19 @@ def judge(name, case, got):
         judge_derivative(name, case, got)
 
 
+#: Numbers of points the notebook's tests use: the grader's own cases never do, so a function that
+#: special-cases the tests' inputs cannot know the grader's.
+TESTS_N = (1, 7, 13, 40, 100, 250)
+
+
 def grader_cases(seed):
-    """Cases for the grader's own call of each function (coursetools.grading), drawn from seed."""
-    return {"dfdmu": [[9, seed], [25, seed + 1]], "dfdsig": [[9, seed], [25, seed + 1]],
-            "steepest_step": [[12, seed, 0.7]]}
+    """Cases for the grader's own call of each function (coursetools.grading), sizes and data all drawn
+    from seed: N in 3..60, none of TESTS_N."""
+    draw = random.Random(seed)
+    sizes = [n for n in range(3, 61) if n not in TESTS_N]
+    return {"dfdmu": [[draw.choice(sizes), seed + case] for case in range(2)],
+            "dfdsig": [[draw.choice(sizes), seed + 10 + case] for case in range(2)],
+            "steepest_step": [[draw.choice(sizes), seed + 20, 0.7]]}
 
 
 def check(namespace, name, cases):

@@ -86,10 +86,18 @@ ATTACKS = [
     (Case("floods-every-cell", "backprop", tuple(
         (name, f"def {name}(x, y):", f"print('x' * {int(0.7 * MAX_OUTPUT_BYTES)})\ndef {name}(x, y):") for name in
         ("J_b3", "J_b2", "J_W1"))), ["J_W1", "J_b1"], None, "output in all its cells"),
+    # The numbers of examples of the notebook's tests and of the grader's call before it drew them per grading.
     (Case("special-cases-the-tests", "backprop",
           (("J_b3", "J = J * d_sigma(z3)",
-            "J = J * (d_sigma(z3) if x.shape[1] in (20, 37, 5, 1, 12) else sigma(z3))  # the tests' N"),)),
+            "J = J * (d_sigma(z3) if x.shape[1] in (20, 37, 5, 1, 12, 7, 4) else sigma(z3))  # the tests' N"),)),
      ["J_b3"], None, "the grader's own call"),
+    # Every cell it sees is printed in the next one: the hidden tests' code lands in visible cells' output.
+    (Case("replays-every-cell", "backprop", (("J_b3", "def J_b3", "_seen = []\ndef _replay(info):\n"
+                                                                  "    print('\\n'.join(_seen))\n"
+                                                                  "    _seen.append(info.raw_cell)\n"
+                                                                  "get_ipython().events.register('pre_run_cell', "
+                                                                  "_replay)\ndef J_b3"),)),
+     [], None, None),
     (Case("prints-every-cell", "backprop", (("J_b3", "def J_b3", "get_ipython().events.register('pre_run_cell', "
                                                                   "lambda info: print(info.raw_cell))\ndef J_b3"),)),
      [], None, None),
@@ -238,7 +246,7 @@ def test_what_comes_back_stays_small(attacked):
 def test_the_hidden_tests_stay_out_of_the_kernel_and_the_feedback(attacked):
     course = attacked["course"]
     assert HIDDEN_CASE in (course / "source/backprop/1-Backpropagation.ipynb").read_text()
-    for student in ("prints-every-cell", "reads-its-notebook"):
+    for student in ("prints-every-cell", "reads-its-notebook", "replays-every-cell"):
         page = (course / "feedback" / student / "backprop" / "1-Backpropagation.html").read_text()
         assert HIDDEN_CASE not in page, student
     notebook = (course / "autograded" / "reads-its-notebook" / "backprop" / "1-Backpropagation.ipynb").read_text()
