@@ -7,6 +7,7 @@ from nbgrader.preprocessors import GetGrades
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from coursetools.feedback import TeachingFeedback  # noqa: E402
+from coursetools.grading.stock import autograde_preprocessors  # noqa: E402
 
 c = get_config()  # noqa: F821 (nbgrader provides get_config)
 
@@ -18,6 +19,11 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 # Seconds one cell may run under autograde before it is stopped. The checks
 # stop a learner's function after 5 s themselves; this catches the rest.
 c.Execute.timeout = 60
+
+# Stock `nbgrader autograde` and the formgrader's Autograde button run students' code in the
+# sandbox of `make grade` (coursetools/grading/stock.py: nbgrader's Execute step, its kernel in
+# bubblewrap), or refuse where none can be made. `make grade` sets its own steps over this one.
+c.Autograde.autograde_preprocessors = autograde_preprocessors()
 
 # Feedback: each failing test's message first; hidden tests keep their code to
 # themselves (set withhold_hidden_tests to False to show it).

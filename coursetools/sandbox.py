@@ -114,6 +114,7 @@ def bwrap_command(command, scratch, private, uid=BASE_UID, tmp_size=LIMITS["tmp_
             args += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
             args += ["--ro-bind", path, path]
+    args += ["--perms", "0755", "--dir", "/etc"]  # bwrap would make it 0700: the kernel's user could read none of it
     for path in ETC:
         args += ["--ro-bind-try", path, path]
     args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(tmp_size), "--tmpfs", "/tmp"]

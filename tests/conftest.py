@@ -42,19 +42,6 @@ def _close_figures():
     plt.close("all")
 
 
-#: Test files that grade or run whole notebooks (minutes); the browser tests are `e2e`.
-SLOW = {"test_grade.py", "test_attacks.py", "test_cluster.py", "test_autograde.py", "test_notebooks_run.py",
-        "test_services.py"}
-SANDBOX = {"test_grade.py", "test_attacks.py", "test_cluster.py"}
-
-
-def pytest_collection_modifyitems(items):
-    """Mark tests by tier, so that `pytest -m "not slow and not e2e"` is a quick run."""
-    for item in items:
-        name = item.path.name
-        if "e2e" in item.path.parts:
-            item.add_marker(pytest.mark.e2e)
-        if name in SLOW:
-            item.add_marker(pytest.mark.slow)
-        if name in SANDBOX:
-            item.add_marker(pytest.mark.sandbox)
+# Tiers are marked in each test module (`pytestmark`): `slow` (starts real services or runs many
+# notebooks), `sandbox` (needs bubblewrap), `e2e` (a browser).  `pytest -m "not slow and not e2e"` is the
+# quick run.  A module left unmarked is quick.

@@ -13,6 +13,8 @@ from corpus import corpus
 from coursetools.course import assignments, function_scores, nbgrader, release
 from coursetools.sample_class import CLASS, functions_of, write_submission
 
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
+
 CASES = [case for _, case in corpus()]
 
 

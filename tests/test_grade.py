@@ -28,6 +28,8 @@ from coursetools.course import assignments, find, function_scores, nbgrader, rel
 from coursetools.grading.journal import path_of as journal_path, read as read_journal
 from coursetools.sample_class import CLASS, Case, full_solution, write_submission
 
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
+
 PYTHON_PATH = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 # Small limits keep the endless loops short; the memory and process limits are the defaults.
 FAST = ["--cell-timeout", "8", "--notebook-timeout", "40"]

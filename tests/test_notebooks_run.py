@@ -6,6 +6,8 @@ from nbclient import NotebookClient
 
 from coursetools.course import assignments
 
+pytestmark = pytest.mark.slow
+
 
 def execute(path):
     notebook = nbformat.read(path, as_version=4)

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from services import VENV_BIN, DaskCluster, PostgresServer, alive, make_tls_files
 
+pytestmark = pytest.mark.slow
+
 # Dask pickles the functions defined here by reference (cloudpickle.register_pickle_by_value has no
 # effect on a task), so the workers that run them get this folder on their PYTHONPATH.
 TESTS = Path(__file__).resolve().parent

@@ -15,6 +15,8 @@ from jupyter_browser import (REPO, SCREENSHOTS, SOLVED, browser, cells_shown, ju
 
 from coursetools.course import find
 
+pytestmark = pytest.mark.e2e
+
 #: Seconds for the widget to render and to redraw after a change.
 RENDER = 60
 

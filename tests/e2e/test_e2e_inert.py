@@ -28,6 +28,8 @@ from jupyter_browser import VENV_BIN, chromium, jupyter, require_chromium
 
 from coursetools.grading.inert import inert_bytes
 
+pytestmark = pytest.mark.e2e
+
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEElEQVR4nGP4z8AARAwQCgAf7gP9i18U1AAAAABJRU5ErkJggg=="
 PATH = f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 REPORTED = "<img src=x onerror=\"document.title='PWNED-'+document.cookie.length\">"

@@ -12,6 +12,8 @@ from jupyter_browser import REPO, browser, jupyter, page, run_solved, run_untouc
 
 from coursetools.course import assignments
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope="module")
 def lab(workdir):

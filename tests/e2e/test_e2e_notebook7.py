@@ -8,6 +8,8 @@ from jupyter_browser import REPO, browser, jupyter, page, run_solved, workdir  #
 
 from coursetools.course import assignments
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope="module")
 def notebook7(workdir):

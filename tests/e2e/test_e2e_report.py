@@ -7,10 +7,13 @@ page goes to screenshots/report-backprop.png.
 import subprocess
 import sys
 
+import pytest
 from jupyter_browser import REPO, SCREENSHOTS, chromium
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from report import ASSIGNMENT, course, fill  # noqa: E402
+
+pytestmark = pytest.mark.e2e
 
 
 def test_the_report_page_loads_offline_with_every_figure(tmp_path):
