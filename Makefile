@@ -80,6 +80,9 @@ bench-report: $(BIN)/.installed  ## make report on a synthetic class of 100,000 
 bench-grade: $(BIN)/.installed bubblewrap  ## stock nbgrader autograde vs make grade on a synthetic class
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/grade.py
 
+bench-memory: $(BIN)/.installed  ## a worker's peak memory on a notebook of 1,000,000 metadata objects, against nbformat reading it
+	$(BIN)/python benchmarks/memory.py
+
 bench-cluster: $(BIN)/.installed bubblewrap postgres  ## grade --jobs 2 vs a 2-worker Dask cluster into PostgreSQL, the writer's capacity (SUBMISSIONS, WRITES, BENCH_JSON=path)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/cluster.py $(if $(BENCH_JSON),--json $(BENCH_JSON))
-.PHONY: grade report bench-grade bench-cluster bench-report
+.PHONY: grade report bench-grade bench-cluster bench-report bench-memory
