@@ -5,7 +5,7 @@ can be student ids; any bytes given as a notebook are screened in bounded time, 
 lets through nbformat reads or refuses with an ordinary error.  The slow property runs `make grade`
 on generated classes: exit 0, every valid folder recorded once in the gradebook and the journal, the
 honest student's full marks intact, nothing written outside the course.  `make test` runs a few
-examples; `make fuzz` runs many (FUZZ_EXAMPLES, FUZZ_SEED).  Failing examples found are kept below
+examples; `make fuzz` runs many (FUZZ_EXAMPLES per quick property, FUZZ_CLASSES graded classes).  Failing examples found are kept below
 as @example regression cases.
 """
 import copy
@@ -26,7 +26,8 @@ from coursetools.grading import intake
 from coursetools.grading.journal import read as read_journal
 from coursetools.grading.screen import screen_notebook
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "0"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "0"))  # per quick property; 0: a short, fixed run
+CLASSES = int(os.environ.get("FUZZ_CLASSES", "0"))  # generated classes graded end to end; 0: two
 QUICK = settings(max_examples=EXAMPLES or 60, deadline=None, derandomize=not EXAMPLES,
                  suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 RELEASED = REPO / "release" / "backprop" / "1-Backpropagation.ipynb"
@@ -204,7 +205,7 @@ def snapshot(folder):
 
 @pytest.mark.slow
 @pytest.mark.sandbox
-@settings(max_examples=EXAMPLES or 2, deadline=None, derandomize=not EXAMPLES,
+@settings(max_examples=CLASSES or 2, deadline=None, derandomize=not CLASSES,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(class_=st.lists(st.tuples(names, st.one_of(mutated(), st.just(None))), min_size=1, max_size=4,
                        unique_by=lambda entry: entry[0]))
