@@ -88,6 +88,7 @@ files = st.lists(st.tuples(st.sampled_from(["file", "sparse", "fifo", "link", "f
 
 @QUICK
 @given(entries=files)
+@example(entries=[("sparse", 1048321)])  # found: the oracle forgot that the folder's own size counts
 def test_reading_a_submission_never_fails_never_opens_a_fifo_and_respects_its_limits(tmp_path_factory, entries):
     folder = tmp_path_factory.mktemp("files")
     for number, (kind, size) in enumerate(entries):
@@ -105,7 +106,7 @@ def test_reading_a_submission_never_fails_never_opens_a_fifo_and_respects_its_li
             path.mkdir()
     read = intake.read_submission(folder, max_files=8, max_bytes=2 ** 24)
     counted = [p for p in folder.iterdir() if not p.is_dir() or p.is_symlink()]
-    sizes = sum(max(p.lstat().st_size, p.lstat().st_blocks * 512) for p in folder.rglob("*"))
+    sizes = sum(max(p.lstat().st_size, p.lstat().st_blocks * 512) for p in [folder, *folder.rglob("*")])
     if len(counted) > 8 or sizes > 2 ** 24:
         assert read.too_large and read.files == {}
     else:
@@ -136,9 +137,10 @@ def paths(document, prefix=()):
             yield from paths(value, (*prefix, index))
 
 
+# (containers made afresh for each example: a shared one, changed by a later mutation, would leak between examples)
 replacements = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20),
-                         st.just([]), st.just({}), st.just([{}] * 2000), st.just("x" * 100_000),
-                         st.integers(1, 60).map(lambda depth: json.loads("[" * depth + "]" * depth)))
+                         st.builds(list), st.builds(dict), st.builds(lambda: [{} for _ in range(2000)]),
+                         st.just("x" * 100_000), st.integers(1, 60).map(lambda depth: json.loads("[" * depth + "]" * depth)))
 
 
 @st.composite
@@ -149,10 +151,12 @@ def mutated(draw):
     for _ in range(draw(st.integers(1, 4))):
         path = draw(st.sampled_from(every))
         action = draw(st.sampled_from(["replace", "drop", "nbformat", "duplicate-id"]))
-        if action == "nbformat":
+        if action == "nbformat" and isinstance(document, dict):
             document["nbformat"], document["nbformat_minor"] = draw(st.sampled_from([(3, 0), (4, 0), (4, 5), (5, 0)]))
-        elif action == "duplicate-id" and len(document.get("cells", [])) > 1:
-            document["cells"][1]["id"] = document["cells"][0].get("id")
+        elif action == "duplicate-id":
+            cells = document.get("cells") if isinstance(document, dict) else None
+            if isinstance(cells, list) and len(cells) > 1 and all(isinstance(c, dict) for c in cells[:2]):
+                cells[1]["id"] = cells[0].get("id")
         elif path and action == "drop":
             parent = at(document, path[:-1])
             del parent[path[-1]]
