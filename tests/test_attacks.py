@@ -24,6 +24,8 @@ from coursetools.grading.files import remove_tree
 from coursetools.grading.journal import path_of as journal_path, read as read_journal
 from coursetools.sample_class import CLASS, Case, write_submission
 
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
+
 
 NORMAL = next(c for c in CLASS["backprop"] if c.student == "full-solution")
 HIDDEN_CASE = "(6, 7, 37, 41)"  # a case of J_b1's hidden test, in source/ only
@@ -143,7 +145,7 @@ DAMAGED = [
      ["J_b3", "J_b2", "J_W1", "J_b1"], "the grader's own call"),
     ("deep-folders-submitted", (), deep_folders, [], None),
     ("escape-codes", (), escape_codes, ["J_b3", "J_b2", "J_W1", "J_b1"], "is missing"),
-    ("huge-metadata", (), huge_metadata, ["J_b3", "J_b2", "J_W1", "J_b1"], "failed to validate"),
+    ("huge-metadata", (), huge_metadata, ["J_b3", "J_b2", "J_W1", "J_b1"], "cannot be graded"),
 ]
 
 

@@ -1,23 +1,37 @@
 """Where submissions are graded: a Dask cluster, this machine's (a `LocalCluster`) or one given by address.
 
 One code path for both: each submission is one task, `run_task`, that carries the
-submission's files and the assignment's bundle and returns the result as data; the client
-keeps a bounded window of tasks in flight and hands each result, once, to the single writer.
-A task whose worker dies is run again by Dask's scheduler (up to its `allowed-failures`), and
-one that kills its worker every time comes back as a problem of that submission alone.
+submission's files and depends on the assignment's bundle, and returns the result as data;
+the client keeps a bounded window of tasks in flight and hands each result, once, to the
+single writer.
+
+A lost worker never costs a grade.  The bundle is a computed task (`_identity` of the bundle),
+not scattered data, so Dask's scheduler, which keeps its spec, computes it again when every
+copy was on workers that are gone; nothing a task needs lives only on one worker.  A task
+whose worker is lost is run again elsewhere by the scheduler; one that was running each of
+the `distributed.scheduler.allowed-failures` + 1 times a worker died under it kills the
+workers and scores 0 (`lost`).  Any other failure of a task (cancelled, the scheduler
+restarted, a connection, an exception of the grader's own) is no grade at all: the task is
+handed out again, `ATTEMPTS` times at most, and what still failed is left in
+`DaskExecutor.not_graded`, for the caller to say so and record nothing.
 
 A worker keeps what it needs across tasks in `GraderPlugin`, a Dask worker plugin: its
 sandbox slot, the home template its kernels start from, its scratch folders.
 """
+import collections
 import contextlib
+import heapq
 import itertools
 import os
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from distributed import Client, LocalCluster, as_completed, get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
+from distributed.scheduler import KilledWorker
+from distributed.utils import sync
 
 from coursetools import sandbox
 from coursetools.grading.errors import GradingError
@@ -34,6 +48,20 @@ QUIET = {"distributed.worker.profile.enabled": False, "distributed.admin.tick.in
          "distributed.admin.system-monitor.gil.enabled": False}
 #: The environment variable that marks the processes of a run on this machine with the client's PID.
 RUN_MARK = "COURSETOOLS_GRADE_RUN"
+#: How many times a task that failed for a reason of the cluster's or the grader's (not a lost worker,
+#: which Dask's scheduler retries itself) is handed out in all, and the pause before each new try.
+ATTEMPTS, BACKOFF = 3, (1.0, 3.0)
+#: How often the client looks for a task due to be handed out again while no result is ready (seconds).
+POLL = 0.1
+#: Test-only fault hooks, read on the worker from its environment, never set for real grading: a task of
+#: a student named (comma-separated ids) in COURSETOOLS_TEST_KILL_WORKER_ON ends its worker process
+#: KILL_AFTER seconds after it starts (as a notebook that runs a moment, then brings its worker down,
+#: would; exit status 137, a kill -9's); one named in COURSETOOLS_TEST_FAIL_TASK_ON raises RuntimeError,
+#: as a worker that cannot grade would.  tests/test_cluster.py sets them on its `dask worker` processes.
+KILL_WORKER_ON, FAIL_TASK_ON, KILL_AFTER = "COURSETOOLS_TEST_KILL_WORKER_ON", "COURSETOOLS_TEST_FAIL_TASK_ON", 2.0
+
+#: A submission the cluster could not grade, however often it was tried: no grade, record nothing.
+NotGraded = collections.namedtuple("NotGraded", "assignment task reason")
 
 
 class GraderPlugin(WorkerPlugin):
@@ -80,9 +108,18 @@ class GraderPlugin(WorkerPlugin):
             return self.launcher
 
 
-def run_task(bundle, task, options):
-    """The Dask task: grade one submission on this worker; the result as data."""
-    plugin = get_worker().plugins[PLUGIN]
+def run_task(bundle, task, options, started=None):
+    """The Dask task: grade one submission on this worker; the result as data.
+
+    started: the client's topic of starts (DaskExecutor); each start is told to the scheduler, and
+    acknowledged, before anything runs, so that the client knows which tasks were running when a
+    worker died (not only queued behind one that was).
+    """
+    worker = get_worker()
+    if started:
+        sync(worker.loop, worker.scheduler.log_event, topic=started, msg=worker.get_current_task())
+    _fault_hooks(task)
+    plugin = worker.plugins[PLUGIN]
     launcher = plugin.prepare()
     shared = _kernel_folder()
     try:
@@ -90,6 +127,20 @@ def run_task(bundle, task, options):
                                                "cache": str(plugin.work / "cache")}, work=plugin.work)
     finally:
         remove_tree(shared)
+
+
+def _fault_hooks(task):
+    """The test-only faults of KILL_WORKER_ON and FAIL_TASK_ON, where this worker's environment sets them."""
+    if task["student"] in os.environ.get(KILL_WORKER_ON, "").split(","):
+        time.sleep(KILL_AFTER)
+        os._exit(137)
+    if task["student"] in os.environ.get(FAIL_TASK_ON, "").split(","):
+        raise RuntimeError(f"{FAIL_TASK_ON} names {task['student']}")
+
+
+def _identity(value):
+    """The task that holds an assignment's bundle on the workers: Dask recomputes it where it was lost."""
+    return value
 
 
 def check_worker():
@@ -133,7 +184,9 @@ class DaskExecutor:
 
         dask.config.set({"distributed.worker.daemon": False, "distributed.logging.distributed": "error",
                          **QUIET})
-        self.cluster, self.folder = None, None
+        self.cluster, self.folder, self.scheduler = None, None, scheduler
+        #: After map: the submissions it could not grade (NotGraded), and how many tasks it handed out again.
+        self.not_graded, self.retried = [], 0
         try:
             if scheduler:
                 self.client = Client(scheduler, security=security, timeout="30s")
@@ -148,7 +201,18 @@ class DaskExecutor:
         except (OSError, TimeoutError) as problem:
             self.close()
             raise GradingError(f"cannot reach the Dask scheduler at {scheduler}: {problem}") from None
-        self.client.register_plugin(GraderPlugin(sandboxed, limits or sandbox.LIMITS))
+        self.plugin = GraderPlugin(sandboxed, limits or sandbox.LIMITS)
+        self.topic = f"coursetools-started-{self.client.id}"
+        self.starts = collections.Counter()  # task key: how often it started, by the scheduler's word
+        self._register()
+
+    def _register(self):
+        """Tell the scheduler what this run needs of it: the workers' plugin, and the starts of tasks."""
+        self.client.register_plugin(self.plugin)
+        self.client.subscribe_topic(self.topic, self._started)
+
+    def _started(self, event):  # on the client's event loop, in the order the scheduler heard them
+        self.starts[event[1]] += 1
 
     def cores(self):
         return sum(w["nthreads"] for w in self.client.scheduler_info()["workers"].values())
@@ -172,40 +236,107 @@ class DaskExecutor:
 
         Each list holds the results that were ready together (one, when the writer keeps up), and
         every result comes once.  The next tasks are handed out before a list is yielded, so the
-        workers go on while the writer writes.
+        workers go on while the writer writes.  Tasks run in the order they were read (Dask's
+        priorities); one handed out again keeps its place.
+
+        What is never a result: a task that failed ATTEMPTS times for another reason than killing
+        its workers (see the module).  Once the iteration ends, self.not_graded holds each of them
+        as NotGraded(assignment, task, reason of the last failure), and self.retried how many
+        tasks were handed out again.  A GradingError ends the iteration when the connection to the
+        scheduler is lost for good.
         """
         window = window or max(4, 3 * self.cores())
-        tasks, bundle_futures, pending, numbers = iter(tasks), {}, {}, itertools.count()
-        running = as_completed()
+        tasks, numbers, orders = iter(tasks), itertools.count(), itertools.count()
+        self.not_graded, self.retried = [], 0
+        shared = {}  # assignment: the future of its bundle
+        flying = {}  # key: (future, assignment, task, attempt, order)
+        waiting = []  # a heap of (when, number, assignment, task, attempt, order): to hand out again
+        running = as_completed(loop=self.client.loop)
 
-        def submit():
-            for assignment, task in tasks:
-                if assignment not in bundle_futures:
-                    # (in a list: a dict alone would be scattered value by value)
-                    bundle_futures[assignment], = self.client.scatter([bundles[assignment]], broadcast=True,
-                                                                      hash=False)
-                future = self.client.submit(run_task, bundle_futures[assignment], task, options, pure=False,
-                                            key=f"grade-{assignment}-{next(numbers)}-{task['fingerprint'][:16]}")
-                pending[future.key] = (assignment, task)
-                running.add(future)
-                return True
-            return False
-
-        for _ in range(window):
-            if not submit():
-                break
-        for futures in running.batches():
-            results = []
-            for future in futures:
-                assignment, task = pending.pop(future.key)
-                try:
-                    results.append(future.result())
-                except Exception as problem:  # the task failed on every worker it was given to
-                    results.append(lost(assignment, task, "the grader's workers died on this submission "
-                                                          f"({type(problem).__name__})"))
+        def share(assignment):
+            future = shared.get(assignment)
+            if future is not None and future.status not in ("cancelled", "error"):
+                return future  # pending, finished or lost (then being computed again): the scheduler's job
+            if future is not None:  # forgotten by the scheduler (a restart, a cancel): it may have lost all of us
                 future.release()
-                submit()
-            yield results
+                self._register()
+            bundle = bundles[assignment]
+            shared[assignment] = future = self.client.submit(
+                _identity, bundle, pure=False, key=f"bundle-{assignment}-{bundle['key'][:16]}-{next(numbers)}")
+            return future
+
+        def hand_out(assignment, task, attempt, order):  # first come, first run, tried again or not
+            try:
+                future = self.client.submit(run_task, share(assignment), task, options, self.topic, pure=False,
+                                            key=f"grade-{assignment}-{next(numbers)}-{task['fingerprint'][:16]}",
+                                            priority=-order)
+            except Exception as problem:
+                self._connected(problem)
+                failed(assignment, task, attempt, order, _why(problem))
+            else:
+                flying[future.key] = (future, assignment, task, attempt, order)
+                running.add(future)
+
+        def failed(assignment, task, attempt, order, why):
+            if attempt < ATTEMPTS:
+                self.retried += 1
+                heapq.heappush(waiting, (time.monotonic() + BACKOFF[attempt - 1], next(numbers), assignment, task,
+                                         attempt + 1, order))
+            else:
+                self.not_graded.append(NotGraded(assignment, task, why))
+
+        def hand_out_more():
+            while waiting and waiting[0][0] <= time.monotonic():
+                hand_out(*heapq.heappop(waiting)[2:])
+            while len(flying) + len(waiting) < window:
+                following = next(tasks, None)
+                if following is None:
+                    break
+                hand_out(*following, 1, next(orders))
+
+        try:
+            while True:
+                hand_out_more()
+                if not flying and not waiting:
+                    return
+                if not flying or (waiting and not running.has_ready()):  # wait for a result or a task's turn
+                    time.sleep(min(POLL, max(0.0, waiting[0][0] - time.monotonic())))
+                    continue
+                results = []
+                for future in running.next_batch(block=True):
+                    _, assignment, task, attempt, order = flying.pop(future.key)
+                    try:
+                        results.append(future.result())
+                    except KilledWorker as killed:
+                        deaths, ran = killed.allowed_failures + 1, self.starts.get(future.key, 0)
+                        if killed.task == future.key and ran >= deaths:
+                            why = f"{deaths} worker{'s' * (deaths != 1)} died under it"
+                            results.append(lost(assignment, task, f"it killed the grader's worker each time it was "
+                                                                  f"run: {why}"))
+                        else:  # queued behind a task that killed its workers (or its bundle was lost so)
+                            failed(assignment, task, attempt, order, f"{deaths} of its workers died, while it ran "
+                                                                     f"{ran} times: another task killed them")
+                    except Exception as problem:  # cancelled, a connection, the scheduler's restart, the grader's
+                        self._connected(problem)
+                        failed(assignment, task, attempt, order, _why(problem))
+                    finally:
+                        self.starts.pop(future.key, None)
+                        future.release()
+                hand_out_more()
+                if results:
+                    yield results
+        finally:
+            for future, *_ in flying.values():
+                future.release()
+            for future in shared.values():
+                future.release()
+
+    def _connected(self, problem):
+        """Raise a GradingError if the client gave up on the scheduler (it reconnects for 30 s)."""
+        if self.client.status in ("closing", "closed"):
+            where = f" at {self.scheduler}" if self.scheduler else ""
+            raise GradingError(f"lost the connection to the Dask scheduler{where} ({_why(problem)}): what was "
+                               "graded is kept, and running again grades the rest")
 
     def close(self):
         with contextlib.suppress(Exception):
@@ -217,12 +348,17 @@ class DaskExecutor:
             remove_tree(self.folder)
 
 
-def lost(assignment, task, why):
-    """The result of a submission nobody could grade: 0 points, and why."""
-    from coursetools.grading.diagnoses import problem
+def _why(problem):
+    """An exception in one short line: its type and message."""
+    text = " ".join(str(problem).split())
+    return (f"{type(problem).__name__}: {text}" if text else type(problem).__name__)[:300]
 
-    return {"assignment": assignment, "student": task["student"], "fingerprint": task["fingerprint"],
-            "timestamp": None, "notebooks": {}, "problems": [*task.get("problems", ()), problem("worker-lost", why)],
-            "files": {}, "timings": {}, "seconds": 0.0, "mistakes": {}}
+
+def lost(assignment, task, why):
+    """The Graded of a submission that killed the grader's workers every time it was tried: 0 points, and why."""
+    from coursetools.grading.outcome import Graded, Outcome, Problem
+
+    return Graded(Outcome(assignment, task["student"], task["fingerprint"],
+                          problems=[*task.get("problems", ()), Problem("worker-lost", why)]))
 
 

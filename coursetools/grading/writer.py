@@ -15,9 +15,6 @@ from coursetools.grading.errors import GradingError
 from coursetools.grading.files import remove_tree, write_folder
 from coursetools.grading.outcome import NotebookGrades, safe
 
-#: nbgrader's columns for ids and names are VARCHAR(128); PostgreSQL enforces it, SQLite does not.
-MAX_ID = 128
-
 
 def open_gradebook(db_url, course_id):
     """nbgrader's Gradebook on db_url; a database that cannot be reached is a GradingError saying which."""
@@ -39,14 +36,6 @@ def shown_url(db_url):
         return make_url(db_url).render_as_string(hide_password=True)
     except Exception:  # not a URL at all: show it, it holds no password we could find
         return db_url
-
-
-def check_student_ids(students):
-    """Raise GradingError naming the student ids the gradebook's columns cannot hold."""
-    long = sorted(s for s in students if len(s) > MAX_ID)
-    if long:
-        raise GradingError(f"{len(long)} student ids are longer than the gradebook's {MAX_ID} characters (nbgrader's "
-                           f"limit), for example {safe(long[0], 60)!r}: rename their folders under submitted/")
 
 
 class Writer:
