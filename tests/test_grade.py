@@ -111,7 +111,7 @@ PROBE = Case(PROBE.student, PROBE.assignment, PROBE.edits, ())
 BROKEN_FILES = [
     ("corrupt-json", lambda folder: (folder / "1-Backpropagation.ipynb").write_text("{not json"), "JSON"),
     ("non-utf8", lambda folder: (folder / "1-Backpropagation.ipynb").write_bytes(
-        (folder / "1-Backpropagation.ipynb").read_bytes().replace(b"def J_b3", b"def J_b3\xff\xfe", 1)), "codec"),
+        (folder / "1-Backpropagation.ipynb").read_bytes().replace(b"def J_b3", b"def J_b3\xff\xfe", 1)), "not UTF-8"),
     ("missing-notebook", lambda folder: (folder / "1-Backpropagation.ipynb").unlink(), "missing"),
     ("renamed-notebook", lambda folder: (folder / "1-Backpropagation.ipynb").rename(folder / "mine.ipynb"),
      "found mine.ipynb"),
@@ -119,11 +119,11 @@ BROKEN_FILES = [
 
 
 def snapshot(course):
-    """Digests of every file outside the gradebook and the grader's output."""
+    """Digests of every file outside the gradebook and the grader's output (autograded/, its journals)."""
     digests = {}
     for path in sorted(course.rglob("*")):
         relative = path.relative_to(course)
-        if relative.parts[0] in ("autograded", "gradebook.db") or not path.is_file():
+        if relative.parts[0] in ("autograded", "gradebook.db", ".coursetools") or not path.is_file():
             continue
         digests[str(relative)] = hashlib.sha256(path.read_bytes()).hexdigest()
     return digests
