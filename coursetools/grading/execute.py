@@ -107,7 +107,7 @@ class GuardedExecute(Execute):
             cell.outputs = []
             self._error(cell, "NotRun", self._stopped)
             return cell, resources
-        self._cell_bytes, self._flooded = 0, None
+        self._cell_bytes, self._flooded, self._timed_out = 0, None, False
         started, allowed = time.monotonic(), self._cell_timeout(cell)
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
@@ -125,8 +125,8 @@ class GuardedExecute(Execute):
         finally:
             elapsed = time.monotonic() - started
             self._timings["cells"] += elapsed
-        # Only what the grader saw itself: its own clock, the sandbox's memory cgroup; never the cell's output.
-        if elapsed >= allowed and not self._stopped:
+        # Only what the grader saw itself: its own timer, the sandbox's memory cgroup; never the cell's output.
+        if self._timed_out and not self._stopped:
             self._problems.append(Problem("cell-timeout", f"{self._name(cell, index)} ran out of its {allowed} s"))
         kills = oom_kills(self._launcher_pid())
         if kills > self._oom_kills:
@@ -165,6 +165,11 @@ class GuardedExecute(Execute):
             with contextlib.suppress(ValueError):
                 return f" ({signal.Signals(number).name})"
         return f" (exit status {code})"
+
+    def on_cell_executed(self, **kwargs):
+        """nbclient's hook: a reply with no header is the one nbclient made itself when its timer ran out."""
+        super().on_cell_executed(**kwargs)
+        self._timed_out = "header" not in kwargs["execute_reply"]
 
     def process_message(self, msg, cell, cell_index):
         """Count every message's bytes against the limits; past them, keep nothing more and interrupt the cell."""
