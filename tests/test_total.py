@@ -43,7 +43,7 @@ HUGE_ANSWERS = ("import re as _re\n"
                 "    found = _re.search(r\"print_answers\\(globals\\(\\), '[^']*', '(\\w+)'\", text)\n"
                 "    if not found:\n        return lines\n"
                 "    return [\"print('coursetools-answers: ' + __import__('json').dumps({'function': %r, \"\n"
-                "            \"'answers': [[10 ** 400] * 3] * 2}))\\n\" % found.group(1)]\n"
+                "            \"'answers': [[10 ** 400] * 3] * 3}))\\n\" % found.group(1)]\n"
                 "get_ipython().input_transformers_cleanup.append(_huge)\n"
                 "def J_b3")
 FORGED_CHECK = ("from readonly.checking import CheckFailed\n"
