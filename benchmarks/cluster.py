@@ -33,13 +33,14 @@ from grade import synthetic_class, timed  # noqa: E402
 from services import DaskCluster, PostgresServer  # noqa: E402
 
 from coursetools.course import assignments, nbgrader, release  # noqa: E402
-from coursetools.grading import journal  # noqa: E402
+from coursetools import journal  # noqa: E402
 from coursetools.grading.assignment import bundle  # noqa: E402
 from coursetools.course import settings as course_settings  # noqa: E402
 from coursetools.grading.intake import find_submissions  # noqa: E402
 from coursetools.grading.run import _tasks  # noqa: E402
 from coursetools.grading.submission import grade_submission  # noqa: E402
-from coursetools.grading.writer import Writer, open_gradebook  # noqa: E402
+from coursetools.gradebook import open_gradebook  # noqa: E402
+from coursetools.grading.writer import Writer  # noqa: E402
 
 WORKERS = 2  # worker processes (1 thread each) of the local and the Dask run
 CLASS_SIZE = 100_000

@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from conftest import copy_course  # noqa: E402
 
 from coursetools.course import assignments, release  # noqa: E402
-from coursetools.grading.journal import read as read_journal  # noqa: E402
+from coursetools.journal import read as read_journal  # noqa: E402
 from coursetools.sample_class import CLASS, Case, write_submission  # noqa: E402
 
 PATH = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])

@@ -25,8 +25,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO)]
 
 from coursetools.course import nbgrader  # noqa: E402
-from coursetools.grading import journal  # noqa: E402
-from coursetools.grading.outcome import Mistake, Outcome, Problem  # noqa: E402
+from coursetools import journal  # noqa: E402
+from coursetools.outcome import Mistake, Outcome, Problem  # noqa: E402
 
 ASSIGNMENT = "backprop"
 #: Mistakes drawn for a wrong function, with their weights (a few common ones, a long tail).

@@ -16,12 +16,12 @@ import nbformat
 import pytest
 from conftest import REPO, copy_course
 from corpus import WRONG_J_b3
-from test_grade import FAST, PYTHON_PATH, SKIP_TESTS, cell_error_names, in_front_of_J_b1, run_grader
+from grading_runs import FAST, PYTHON_PATH, SKIP_TESTS, cell_error_names, in_front_of_J_b1, run_grader
 
 from coursetools.course import find, function_scores, nbgrader, release
 from coursetools.grading.execute import MAX_NOTEBOOK_OUTPUT_BYTES, MAX_OUTPUT_BYTES
 from coursetools.grading.files import remove_tree
-from coursetools.grading.journal import path_of as journal_path, read as read_journal
+from coursetools.journal import path_of as journal_path, read as read_journal
 from coursetools.sample_class import CLASS, Case, write_submission
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]

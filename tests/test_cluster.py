@@ -18,12 +18,12 @@ import pytest
 from conftest import REPO, copy_course
 from corpus import corpus
 from services import processes, wait_gone
-from test_grade import PROBE, PYTHON_PATH, gradebook_cells, in_front_of_J_b1, run_grader
+from grading_runs import PROBE, PYTHON_PATH, gradebook_cells, in_front_of_J_b1, prepared_postgres, run_grader
 
 from coursetools.course import assignments, nbgrader, release
 from coursetools.grading.executors import ATTEMPTS, FAIL_TASK_ON, KILL_WORKER_ON
-from coursetools.grading.journal import path_of as journal_path
-from coursetools.grading.journal import read as read_journal
+from coursetools.journal import path_of as journal_path
+from coursetools.journal import read as read_journal
 from coursetools.sample_class import write_submission
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
@@ -66,13 +66,6 @@ def make_class(folder, cases=None):
 def cells_of(url, students):
     """The gradebook's grades and comments of the named students."""
     return {key: value for key, value in gradebook_cells(url).items() if key[1] in students}
-
-
-def prepared_postgres(course, url):
-    """The course's assignments generated into the PostgreSQL gradebook at url, with stock nbgrader."""
-    for assignment in assignments(course):
-        nbgrader(course, "generate_assignment", assignment.name, "--force", "--db", url)
-    return url
 
 
 def hiding(folder):

@@ -8,7 +8,6 @@ honest student's full marks intact, nothing written outside the course.  `make t
 examples; `make fuzz` runs many (FUZZ_EXAMPLES per quick property, FUZZ_CLASSES graded classes).  Failing examples found are kept below
 as @example regression cases.
 """
-import copy
 import hashlib
 import json
 import os
@@ -23,7 +22,7 @@ from hypothesis import strategies as st
 
 from coursetools.course import find, function_scores, release
 from coursetools.grading import intake
-from coursetools.grading.journal import read as read_journal
+from coursetools.journal import read as read_journal
 from coursetools.grading.screen import screen_notebook
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "0"))  # per quick property; 0: a short, fixed run
@@ -220,7 +219,7 @@ def test_make_grade_is_total_on_generated_classes(released_course, tmp_path_fact
 def grade_generated_class(released_course, folder, class_):
     """Grade the released course plus class_ ((folder name, notebook bytes or None) pairs) and the honest
     full solution; check the promise of a total run."""
-    from test_grade import FAST, PYTHON_PATH, run_grader
+    from grading_runs import FAST, PYTHON_PATH, run_grader
 
     from coursetools.sample_class import CLASS, write_submission
 

@@ -23,28 +23,15 @@ import nbformat
 import pytest
 from conftest import REPO, copy_course
 from corpus import WRONG_J_b3
+from grading_runs import (FAST, PROBE, PYTHON_PATH, SKIP_TESTS, cell_error_names, gradebook_cells,
+                          in_front_of_J_b1, run_grader)
 
 from coursetools.course import assignments, find, function_scores, nbgrader, release
-from coursetools.grading.journal import path_of as journal_path, read as read_journal
+from coursetools.journal import path_of as journal_path, read as read_journal
 from coursetools.sample_class import CLASS, Case, full_solution, write_submission
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 
-PYTHON_PATH = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-# Small limits keep the endless loops short; the memory and process limits are the defaults.
-FAST = ["--cell-timeout", "8", "--notebook-timeout", "40"]
-
-
-def run_grader(course, *args, env=None, **kwargs):
-    """`python -m coursetools grade` on course, as make grade runs it."""
-    return subprocess.run([sys.executable, "-m", "coursetools", "grade", "--root", str(course), *args],
-                          cwd=REPO, capture_output=True, text=True, env=env or {**os.environ, "PATH": PYTHON_PATH},
-                          **kwargs)
-
-
-def in_front_of_J_b1(student, code):
-    """The full solution with code run at the top of the J_b1 cell."""
-    return Case(student, "backprop", (("J_b1", "def J_b1(x, y):", code + "\ndef J_b1(x, y):"),), ("J_b1",))
 
 
 def hostile_cases(course, port):
@@ -96,17 +83,6 @@ def hostile_cases(course, port):
     ]
 
 
-#: A submission that passes only inside the sandbox: no root, no network, its own PID namespace.
-PROBE = in_front_of_J_b1("sandbox-probe", "\n".join([
-    "import os, socket",
-    "assert os.getuid() != 0 and os.geteuid() != 0 and os.getgid() != 0",
-    "assert [name for _, name in socket.if_nameindex()] == ['lo']",
-    "assert len([p for p in os.listdir('/proc') if p.isdigit()]) < 10",
-    "assert not os.path.exists(os.path.expanduser('~root/.bashrc'))",
-    "open('scratch.txt', 'w').write('the scratch folder is writable')",
-]))
-PROBE = Case(PROBE.student, PROBE.assignment, PROBE.edits, ())
-
 #: How a broken file fails: (student, what to do to the written submission, expected words in the report).
 BROKEN_FILES = [
     ("corrupt-json", lambda folder: (folder / "1-Backpropagation.ipynb").write_text("{not json"), "JSON"),
@@ -141,31 +117,6 @@ def structure(course):
 def cell_grades(course):
     """Every grade and comment in the course's gradebook.db: see gradebook_cells."""
     return gradebook_cells(f"sqlite:///{course / 'gradebook.db'}")
-
-
-def gradebook_cells(db_url):
-    """Every grade and comment of a gradebook, any database: {(assignment, student, notebook, cell): values}."""
-    from nbgrader.api import Gradebook
-
-    found = {}
-    with Gradebook(db_url, "calculus-for-ml") as gradebook:
-        for assignment in gradebook.assignments:
-            for submission in gradebook.assignment_submissions(assignment.name):
-                for notebook in submission.notebooks:
-                    key = (assignment.name, submission.student_id, notebook.name)
-                    for grade in notebook.grades:
-                        found[(*key, grade.name)] = (grade.auto_score, grade.needs_manual_grade)
-                    for comment in notebook.comments:
-                        found[(*key, "comment:" + comment.name)] = comment.auto_comment
-    return found
-
-
-def cell_error_names(course, student, grade_id):
-    """The names of the errors a cell of the autograded notebook shows."""
-    path = course / "autograded" / student / "backprop" / "1-Backpropagation.ipynb"
-    cell = next(c for c in nbformat.read(path, as_version=4).cells
-                if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
-    return {output.get("ename") for output in cell.get("outputs", []) if output.output_type == "error"}
 
 
 @pytest.fixture(scope="module")
@@ -286,9 +237,6 @@ def test_broken_files_score_0_with_a_reason(hostile, student, words):
 
 # --------------------------------------------------------------------------- tests tampered with from the notebook
 
-#: Code that makes IPython run every later cell that mentions the checks as `pass`: no test can fail.
-SKIP_TESTS = ("get_ipython().input_transformers_cleanup.append(\n"
-              "    lambda lines: ['pass\\n'] if 'checking' in ''.join(lines) else lines)\n\n")
 #: Code that hides every later error from the traceback display and from the execute reply.
 HIDE_ERRORS = ("get_ipython().set_custom_exc((BaseException,), lambda *args, **kwargs: None)\n"
                "def forget(result):\n    result.error_in_exec = None\n"

@@ -3,10 +3,10 @@ import json
 
 import pytest
 
-from coursetools.grading import journal
+from coursetools import journal
 from coursetools.grading.answers import cross_check
 from coursetools.grading.diagnoses import FAILED_IN_NOTEBOOK, UNREADABLE, diagnose
-from coursetools.grading.outcome import Mistake, NotebookGrades, Outcome, Problem
+from coursetools.outcome import Mistake, NotebookGrades, Outcome, Problem
 
 
 def sample():

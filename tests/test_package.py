@@ -11,7 +11,7 @@ from conftest import REPO, copy_course
 from coursetools.course import find, release, settings
 from coursetools.grading.assignment import bundle
 from coursetools.grading.intake import read_submission
-from coursetools.grading.writer import open_gradebook
+from coursetools.gradebook import open_gradebook
 from coursetools.sample_class import CLASS, write_submission
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]

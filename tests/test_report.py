@@ -12,11 +12,10 @@ from collections import Counter
 import pytest
 from conftest import copy_course
 from corpus import MISTAKES, corpus
-from test_cluster import prepared_postgres
-from test_grade import run_grader
+from grading_runs import prepared_postgres, run_grader
 
 from coursetools.course import assignments, function_scores, release
-from coursetools.grading.journal import path_of
+from coursetools.journal import path_of
 from coursetools.report.cli import report
 from coursetools.sample_class import CLASS, write_submission
 

@@ -1,7 +1,7 @@
 """How one submission is counted in the class report (coursetools.report.data.add), without a gradebook."""
 from collections import Counter
 
-from coursetools.grading.outcome import Mistake, Outcome, Problem
+from coursetools.outcome import Mistake, Outcome, Problem
 from coursetools.report.data import UNRECORDED, ClassReport, add
 
 

@@ -18,7 +18,7 @@ import nbformat
 import pytest
 
 from coursetools.course import find, function_scores, nbgrader, release
-from coursetools.grading.journal import read as read_journal
+from coursetools.journal import read as read_journal
 from coursetools.sample_class import CLASS, Case, write_submission
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]

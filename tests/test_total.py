@@ -15,10 +15,10 @@ import time
 import nbformat
 import pytest
 from conftest import REPO, copy_course
-from test_grade import FAST, PYTHON_PATH, run_grader
+from grading_runs import FAST, PYTHON_PATH, run_grader
 
 from coursetools.course import find, function_scores, release
-from coursetools.grading.journal import path_of as journal_path, read as read_journal
+from coursetools.journal import path_of as journal_path, read as read_journal
 from coursetools.sample_class import CLASS, Case, write_submission
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]

@@ -10,8 +10,11 @@ One job per module:
 * `files`: folders as data, walked without recursion;
 * `executors`: Dask (a LocalCluster here, or a scheduler's address);
 * `writer`: the single writer of the gradebook (any database nbgrader accepts);
-* `journal`: what makes a run resumable;
 * `run`: a run, from the course to the report; `cli`: the command line.
+
+The typed outcome of one submission (`coursetools.outcome`), the journal of outcomes that
+makes a run resumable (`coursetools.journal`) and the gradebook's opening (`coursetools.gradebook`)
+are the package's, shared with the report.
 
 Import what you need from those modules; importing this package imports none of them.
 """

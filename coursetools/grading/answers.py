@@ -16,7 +16,7 @@ import sys
 from nbformat.v4 import new_code_cell
 
 from coursetools.course import function_of, graded_functions, tests_function
-from coursetools.grading.outcome import Mistake, Problem
+from coursetools.outcome import Mistake, Problem
 
 #: The metadata key that marks the grader's cells.
 CELL_KEY = "coursetools_answers"

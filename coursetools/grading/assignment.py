@@ -18,7 +18,7 @@ import nbformat
 from sqlalchemy import create_engine, text
 
 from coursetools.grading import answers
-from coursetools.grading.errors import GradingError
+from coursetools.errors import GradingError
 
 #: The SQLite file name of a worker's private gradebook.
 PRIVATE_DB = "gradebook.db"

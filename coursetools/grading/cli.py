@@ -3,7 +3,7 @@ import sys
 
 from coursetools import sandbox
 from coursetools.course import REPO
-from coursetools.grading.errors import GradingError
+from coursetools.errors import GradingError
 from coursetools.grading.execute import NOTEBOOK_TIMEOUT
 
 

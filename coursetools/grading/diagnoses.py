@@ -12,7 +12,7 @@ import builtins
 import math
 import re
 
-from coursetools.grading.outcome import Mistake, safe_lines
+from coursetools.outcome import Mistake, safe_lines
 
 #: What the checks find wrong on the kernel's side (the learner's code ran there), and the
 #: grader's words for each.  A "raises-<Name>" cause is believed for Python's own exceptions.

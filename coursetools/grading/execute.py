@@ -24,7 +24,7 @@ from coursetools import sandbox
 from coursetools.grading import answers
 from coursetools.grading.inert import inert_notebook
 from coursetools.grading.kernel import oom_kills
-from coursetools.grading.outcome import Problem
+from coursetools.outcome import Problem
 
 NOTEBOOK_TIMEOUT = 600
 MAX_OUTPUT_BYTES = 2 ** 20

@@ -34,7 +34,7 @@ from distributed.scheduler import KilledWorker
 from distributed.utils import sync
 
 from coursetools import sandbox
-from coursetools.grading.errors import GradingError
+from coursetools.errors import GradingError
 from coursetools.grading.files import remove_tree
 from coursetools.grading.kernel import check_sandbox, claim_slot
 from coursetools.grading.submission import grade_submission
@@ -356,7 +356,7 @@ def _why(problem):
 
 def lost(assignment, task, why):
     """The Graded of a submission that killed the grader's workers every time it was tried: 0 points, and why."""
-    from coursetools.grading.outcome import Graded, Outcome, Problem
+    from coursetools.outcome import Graded, Outcome, Problem
 
     return Graded(Outcome(assignment, task["student"], task["fingerprint"],
                           problems=[*task.get("problems", ()), Problem("worker-lost", why)]))

@@ -22,7 +22,7 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import Instance, List, Unicode, default
 
 from coursetools import sandbox
-from coursetools.grading.errors import GradingError
+from coursetools.errors import GradingError
 
 
 class SandboxKernelSpecManager(KernelSpecManager):

@@ -16,11 +16,12 @@ from coursetools import sandbox
 from coursetools.course import REPO, assignments, settings
 from coursetools.grading import intake, journal
 from coursetools.grading.assignment import bundle, ensure_path
-from coursetools.grading.errors import GradingError
+from coursetools.errors import GradingError
 from coursetools.grading.execute import NOTEBOOK_TIMEOUT
-from coursetools.grading.outcome import Problem, safe
+from coursetools.outcome import Problem, safe
 from coursetools.grading.progress import Progress
-from coursetools.grading.writer import Writer, open_gradebook, shown_url
+from coursetools.gradebook import open_gradebook, shown_url
+from coursetools.grading.writer import Writer
 
 #: What one submission folder may hold: more is not graded (0 points, and why).
 MAX_SUBMISSION_FILES, MAX_SUBMISSION_BYTES = 100, 32 * 2 ** 20

@@ -42,7 +42,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Dict
 
 from coursetools import sandbox
-from coursetools.grading.errors import GradingError
+from coursetools.errors import GradingError
 
 #: The environment variable that, set to 1, lets stock autograde run students' code unsandboxed.
 UNSANDBOXED = "COURSETOOLS_UNSANDBOXED"

@@ -14,14 +14,13 @@ import re
 import sys
 import tempfile
 import time
-import traceback
 import warnings
 from pathlib import Path
 
 from coursetools import sandbox
 from coursetools.grading import answers
 from coursetools.grading.diagnoses import diagnose
-from coursetools.grading.outcome import Graded, NotebookGrades, Outcome, Problem
+from coursetools.outcome import Graded, NotebookGrades, Outcome, Problem
 from coursetools.grading.assignment import PRIVATE_DB, ensure_path, notebook_names, private_gradebook
 from coursetools.grading.files import read_folder, remove_tree, write_folder
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 
 from coursetools.course import REPO, assignments, graded_functions, settings
-from coursetools.grading.errors import GradingError
+from coursetools.errors import GradingError
 
 
 def add_arguments(parser):
@@ -24,8 +24,8 @@ def add_arguments(parser):
 
 def report(root=REPO, names=None, db_url=None, stream=None):
     """Write the reports of the named assignments (all by default); return the folders written."""
-    from coursetools.grading.journal import path_of
-    from coursetools.grading.writer import open_gradebook, shown_url
+    from coursetools.journal import path_of
+    from coursetools.gradebook import open_gradebook, shown_url
     from coursetools.report.data import gather
     from coursetools.report.page import csv_row, write_csvs, write_page
 

@@ -1,7 +1,7 @@
 """The numbers of a class report, gathered in one pass over the gradebook and the grader's journal.
 
 The gradebook (any nbgrader `db_url`) gives each submission's points per test cell, streamed in
-order of student; the journal (`coursetools.grading.journal`) gives what the grader found: the
+order of student; the journal (`coursetools.journal`) gives what the grader found: the
 mistake of each function, the problems of the submission and how long it took.  Only counts and a
 bounded number of examples are kept, so a class of any size reports in memory of the size of its
 journal index (one offset per submission), never of its notebooks.
@@ -11,8 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from coursetools.course import cell_score, function_of
-from coursetools.grading import journal
-from coursetools.grading.outcome import Outcome
+from coursetools.outcome import Outcome
 
 #: Rows fetched from the database at a time.
 BATCH = 5000
@@ -118,7 +117,7 @@ def _per_student(rows, functions):
 def gather(journal_path, gradebook, assignment, functions, each=None):
     """The ClassReport of assignment: gradebook (an nbgrader Gradebook) streamed, the journal read by offset.
 
-    journal_path: the gradebook's journal (coursetools.grading.journal.path_of).  each: called for
+    journal_path: the gradebook's journal (coursetools.journal.path_of).  each: called for
     every submission as each(student, total, {function: (score, max, mistake)}, outcome or None),
     to write per-submission rows as they go by.
     """

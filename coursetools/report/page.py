@@ -10,7 +10,7 @@ import html
 import io
 import statistics
 
-from coursetools.grading.outcome import KINDS, NO_DIAGNOSIS
+from coursetools.outcome import KINDS, NO_DIAGNOSIS
 from coursetools.report.data import UNRECORDED
 
 #: Okabe-Ito colours, told apart with every common colour-vision deficiency.

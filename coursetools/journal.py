@@ -11,7 +11,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from coursetools.grading.outcome import Outcome
+from coursetools.outcome import Outcome
 
 FOLDER = Path(".coursetools") / "journals"
 
