@@ -14,7 +14,8 @@ from pathlib import Path
 
 from coursetools import sandbox
 from coursetools.course import REPO, assignments, settings
-from coursetools.grading import intake, journal
+from coursetools import journal
+from coursetools.grading import intake
 from coursetools.grading.assignment import bundle, ensure_path
 from coursetools.errors import GradingError
 from coursetools.grading.execute import NOTEBOOK_TIMEOUT
