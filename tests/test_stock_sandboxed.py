@@ -184,11 +184,13 @@ def test_without_bubblewrap_stock_autograde_refuses_and_names_make_grade(course,
 
 
 def test_make_grade_sets_its_own_pipeline_over_the_course_config(course, monkeypatch):
-    """`_autograde` loads nbgrader_config.py, then puts GuardedExecute where Execute is: SandboxedExecute is gone."""
+    """The grader's Autograde loads nbgrader_config.py, then puts its four steps where Execute is: no SandboxedExecute."""
     from nbgrader.converters import Autograde
 
-    from coursetools.grading import submission
+    from coursetools.grading import autograde
+    from coursetools.grading.answers import AddGraderCells, TakeGraderCells
     from coursetools.grading.execute import GuardedExecute
+    from coursetools.grading.inert import MakeInert
     from coursetools.grading.stock import SandboxedExecute
 
     seen = {}
@@ -199,14 +201,14 @@ def test_make_grade_sets_its_own_pipeline_over_the_course_config(course, monkeyp
     monkeypatch.setattr(Autograde, "start", start)
     saved = list(sys.path)
     try:
-        submission._autograde({"assignment": "backprop", "checks": {}}, {"student": "someone", "fingerprint": "0" * 64},
-                              {"sandbox": ["--slot", "0"], "kernel_folder": str(course)}, course,
-                              course / "report.jsonl")
+        autograde.autograde({"assignment": "backprop", "checks": {}}, {"student": "someone"},
+                            {"sandbox": ["--slot", "0"], "kernel_folder": str(course)}, course, seed=0)
     finally:
         sys.path[:] = saved
-    assert GuardedExecute in seen["steps"] and SandboxedExecute not in seen["steps"]
-    assert [s for s in seen["steps"] if s is not GuardedExecute] == [
-        s for s in Autograde.autograde_preprocessors.default() if s.__name__ != "Execute"]
+    assert SandboxedExecute not in seen["steps"]
+    stock = Autograde.autograde_preprocessors.default()
+    at = [s.__name__ for s in stock].index("Execute")
+    assert seen["steps"] == [*stock[:at], AddGraderCells, GuardedExecute, TakeGraderCells, MakeInert, *stock[at + 1:]]
 
 
 def test_make_grade_still_grades_with_the_course_config(course):
@@ -217,4 +219,4 @@ def test_make_grade_still_grades_with_the_course_config(course):
     assert_graded_in_the_sandbox(course, cases)
     full = read_journal(course)[("backprop", FULL.student)]
     problems = full["problems"] if isinstance(full, dict) else full.problems
-    assert list(problems) == [], problems  # GuardedExecute ran: the grader's own check got its answers
+    assert list(problems) == [], problems  # the grader's steps ran: its own check got its answers

@@ -3,8 +3,11 @@
 One job per module:
 
 * `kernel`: the sandboxed kernel (a kernel spec around `coursetools/sandbox.py`);
-* `execute`: the bounded execute step, `GuardedExecute`, in nbgrader's own Autograde pipeline;
-* `answers`: the grader's own check of each function, planned from the instructor's source;
+* `autograde`: nbgrader's Autograde with the grader's steps (below) for Execute, results in resources;
+* `execute`: the bounded execute step, `GuardedExecute`;
+* `inert`: what a notebook shows made text and images only (`MakeInert`);
+* `answers`: the grader's own check of each function, planned from the instructor's source
+  (`AddGraderCells`, `TakeGraderCells`);
 * `assignment`: what a worker needs of an assignment, as data (no course folder on workers);
 * `submission`: grading one submission, files in, result out;
 * `files`: folders as data, walked without recursion;

@@ -14,6 +14,8 @@ import re
 import sys
 
 from nbformat.v4 import new_code_cell
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Dict
 
 from coursetools.course import function_of, graded_functions, tests_function
 from coursetools.outcome import Mistake, Problem
@@ -78,6 +80,27 @@ def take_cells(nb, added):
                 found[function] = report["answers"]
         nb.cells.remove(cell)
     return {function: [cases, found.get(function)] for function, cases in added.items()}
+
+
+class AddGraderCells(NbGraderPreprocessor):
+    """The step before execution: the grader's cells go in (add_cells); resources["coursetools"]["added"] says which."""
+
+    answer_plan = Dict(help="plan() of the source, plus 'cases': {function: cases} drawn for this "
+                            "submission; empty: no cells").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        found = resources.setdefault("coursetools", {})
+        found["added"] = add_cells(nb, self.answer_plan) if self.answer_plan else {}
+        return nb, resources
+
+
+class TakeGraderCells(NbGraderPreprocessor):
+    """The step after execution: the grader's cells come out; resources["coursetools"]["answers"] is take_cells'."""
+
+    def preprocess(self, nb, resources):
+        found = resources.setdefault("coursetools", {})
+        found["answers"] = take_cells(nb, found.get("added", {}))
+        return nb, resources
 
 
 @contextlib.contextmanager

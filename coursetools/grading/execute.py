@@ -1,12 +1,12 @@
 """The bounded execute step: nbgrader's `Execute`, with limits that no notebook can get round.
 
-`GuardedExecute` is what `Autograde` runs instead of `Execute`; everything else of nbgrader's
-pipeline is stock.  It adds a time limit for the whole notebook (through nbclient's public
+`GuardedExecute` is what the grader's Autograde (`coursetools.grading.autograde`) runs instead of
+`Execute`.  It adds a time limit for the whole notebook (through nbclient's public
 `timeout_func`), a limit on the output of each cell and of the whole notebook, every channel
-counted (streams, display data and its updates, errors, comm messages), cells a dead kernel did
-not run costing only themselves, and the grader's own check (`coursetools.grading.answers`).
-What it finds goes, as one JSON object per notebook, to the file `report_file` names: the worker
-reads it back, so nothing is passed through class attributes.
+counted (streams, display data and its updates, errors, comm messages), and cells a dead kernel
+did not run costing only themselves.  What it observes itself (its own clock, the kernel's exit,
+the sandbox's memory cgroup) it puts into the notebook's resources, under "coursetools":
+"problems" (a list of Problem) and "timings" (seconds in the kernel's start and stop, in cells).
 """
 import asyncio
 import contextlib
@@ -18,12 +18,11 @@ from jupyter_core.utils import ensure_async
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Dict, Integer, Unicode
+from traitlets import Bool, Integer
 
 from coursetools import sandbox
 from coursetools.grading import answers
-from coursetools.grading.inert import inert_notebook
-from coursetools.grading.kernel import oom_kills
+from coursetools.grading.kernel import SealsKernelFolder, oom_kills
 from coursetools.outcome import Problem
 
 NOTEBOOK_TIMEOUT = 600
@@ -31,16 +30,13 @@ MAX_OUTPUT_BYTES = 2 ** 20
 MAX_NOTEBOOK_OUTPUT_BYTES = 2 * 2 ** 20
 
 
-class GuardedExecute(Execute):
+class GuardedExecute(SealsKernelFolder, Execute):
     """nbgrader's Execute, bounded: whatever a notebook does, it ends and the cells it ran keep their results."""
 
     notebook_timeout = Integer(NOTEBOOK_TIMEOUT, help="seconds for the whole notebook").tag(config=True)
     max_output_bytes = Integer(MAX_OUTPUT_BYTES, help="output one cell may send").tag(config=True)
     max_notebook_output_bytes = Integer(MAX_NOTEBOOK_OUTPUT_BYTES, help="output all cells together may send").tag(
         config=True)
-    report_file = Unicode("", help="where to append what happened (JSON, one line per notebook)").tag(config=True)
-    answer_plan = Dict(help="the grader's own check: {'module': checks module, 'seed': int, "
-                            "'functions': {function: grade_id of its last test cell}}").tag(config=True)
 
     sandboxed = Bool(False, help="start kernels in the sandbox (SandboxedKernelManager)").tag(config=True)
 
@@ -56,30 +52,16 @@ class GuardedExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         self._deadline = time.monotonic() + self.notebook_timeout
-        self._stopped, self._problems, self._notebook_bytes, self._oom_kills = None, [], 0, 0
-        self._timings = {"kernel": 0.0, "cells": 0.0}
+        self._stopped, self._notebook_bytes, self._oom_kills = None, 0, 0
+        resources = {} if resources is None else resources
+        found = resources.setdefault("coursetools", {})  # the converter's own dict: kept if a step raises
+        self._problems = found.setdefault("problems", [])
+        self._timings = found.setdefault("timings", {"kernel": 0.0, "cells": 0.0})
         started = time.monotonic()
-        added = answers.add_cells(nb, self.answer_plan) if self.answer_plan else {}
-        got = {}
         try:
             return super().preprocess(nb, resources, km)
         finally:
-            self._timings["kernel"] = time.monotonic() - started - self._timings["cells"]
-            got = answers.take_cells(nb, added)
-            inert_notebook(nb)  # what nbgrader writes, and the formgrader and feedback show, runs no script
-            if self.report_file:
-                with open(self.report_file, "a") as report:
-                    report.write(json.dumps({"problems": [[p.kind, p.text] for p in self._problems],
-                                             "timings": self._timings,
-                                             "answers": got}) + "\n")
-
-    async def async_start_new_kernel_client(self):
-        """nbclient's: start the kernel and wait until it is ready; then seal its private folder."""
-        client = await super().async_start_new_kernel_client()
-        seal = getattr(self.km, "seal", None)
-        if seal is not None:
-            seal()
-        return client
+            self._timings["kernel"] += time.monotonic() - started - self._timings["cells"]
 
     def _cell_timeout(self, cell):
         timeout = self.timeout

@@ -14,6 +14,7 @@ import re
 from html.parser import HTMLParser
 
 import nbformat
+from nbgrader.preprocessors import NbGraderPreprocessor
 
 #: The MIME types an output keeps: text/plain, and raster images (shown in an <img> from base64 data,
 #: where nothing runs).  application/json is not kept as such (nbconvert never shows it, and
@@ -30,6 +31,14 @@ CELL_KEYS = ("trusted", "transient")
 _RAW_HTML = re.compile(r"<[A-Za-z!?/]|\\(href|url)\b")
 _SCHEME = re.compile(r"([a-z][a-z0-9+.\-]*):")
 _IMAGE_DATA = re.compile(r"data:image/(png|jpeg|gif|svg\+xml|webp);base64,")  # an attachment, as nbconvert embeds it
+
+
+class MakeInert(NbGraderPreprocessor):
+    """The step after execution: the notebook nbgrader writes, and the formgrader and feedback show, runs no script."""
+
+    def preprocess(self, nb, resources):
+        inert_notebook(nb)
+        return nb, resources
 
 
 def inert_notebook(nb):

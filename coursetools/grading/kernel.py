@@ -65,6 +65,18 @@ class SandboxedKernelManager(AsyncKernelManager):
         os.chmod(os.path.dirname(self.connection_file), 0o555)
 
 
+class SealsKernelFolder:
+    """Mixed into an nbclient executor before it: once the kernel is ready, its private folder is sealed."""
+
+    async def async_start_new_kernel_client(self):
+        """nbclient's: start the kernel and wait until it is ready; then seal its private folder."""
+        client = await super().async_start_new_kernel_client()
+        seal = getattr(self.km, "seal", None)
+        if seal is not None:
+            seal()
+        return client
+
+
 def oom_kills(launcher_pid):
     """How many processes the memory cgroup of the sandbox of launcher_pid has killed (0 without one).
 

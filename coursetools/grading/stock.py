@@ -26,9 +26,9 @@ unsandboxed here is explicit: `COURSETOOLS_UNSANDBOXED=1` in the environment of 
 autograde` (or of the Jupyter server), for work you trust; every notebook it grades so logs a
 warning that starts with UNSANDBOXED.
 
-`make grade` is not affected: its workers load nbgrader_config.py too, but `_autograde`
-(`coursetools.grading.submission`) then sets `Autograde.autograde_preprocessors` itself, from
-nbgrader's default list with `GuardedExecute` for `Execute`, so `SandboxedExecute` never runs there.
+`make grade` is not affected: its workers load nbgrader_config.py too, but
+`coursetools.grading.autograde` then sets the autograde steps itself, from nbgrader's default list
+with the grader's steps for `Execute`, so `SandboxedExecute` never runs there.
 `nbgrader validate` (the learners' Validate button) and `generate_assignment` run their own stock
 `Execute`: a learner's own notebook as the learner, or the instructor's source, so no sandbox.
 """
@@ -43,6 +43,7 @@ from traitlets import Dict
 
 from coursetools import sandbox
 from coursetools.errors import GradingError
+from coursetools.grading.kernel import SealsKernelFolder
 
 #: The environment variable that, set to 1, lets stock autograde run students' code unsandboxed.
 UNSANDBOXED = "COURSETOOLS_UNSANDBOXED"
@@ -119,7 +120,7 @@ def unsandboxed():
     return os.environ.get(UNSANDBOXED) == "1"
 
 
-class SandboxedExecute(Execute):
+class SandboxedExecute(SealsKernelFolder, Execute):
     """nbgrader's Execute, its kernels started in the sandbox of `make grade` (see the module)."""
 
     limits = Dict(help="the sandbox launcher's limits (coursetools.sandbox.LIMITS names them); "
@@ -178,14 +179,6 @@ class SandboxedExecute(Execute):
         if self._launcher is not None and not (self.resources.get("metadata", {}).get("path") or kwargs.get("cwd")):
             raise SandboxUnavailable("no working folder for the kernel: nbgrader names the notebook's folder")
         return await super().async_start_new_kernel(**kwargs)
-
-    async def async_start_new_kernel_client(self):
-        """nbclient's: start the kernel and wait until it is ready; then seal its private folder."""
-        client = await super().async_start_new_kernel_client()
-        seal = getattr(self.km, "seal", None)
-        if seal is not None:
-            seal()
-        return client
 
 
 def autograde_preprocessors():

@@ -1,14 +1,13 @@
 """Grade one submission: files in, result out.
 
 `grade_submission` runs nbgrader's own `Autograde` converter, with its stock preprocessors but
-`GuardedExecute` for `Execute`, in a private course made in a temporary folder from the
+the grader's steps for `Execute` (`coursetools.grading.autograde`), in a private course made in a temporary folder from the
 assignment's bundle (`coursetools.grading.assignment`) and the submission's files; it returns
 the grades, the comments and the autograded notebooks as plain data, and leaves nothing behind.
 It keeps no state between calls: whatever it changes of the process (sys.path, which `readonly`
 package is imported) it puts back.
 """
 import contextlib
-import json
 import logging
 import re
 import sys
@@ -17,10 +16,9 @@ import time
 import warnings
 from pathlib import Path
 
-from coursetools import sandbox
 from coursetools.grading import answers
 from coursetools.grading.diagnoses import diagnose
-from coursetools.outcome import Graded, NotebookGrades, Outcome, Problem
+from coursetools.outcome import Graded, NotebookGrades, Outcome
 from coursetools.grading.assignment import PRIVATE_DB, ensure_path, notebook_names, private_gradebook
 from coursetools.grading.files import read_folder, remove_tree, write_folder
 
@@ -71,6 +69,7 @@ def _seed(task):
 def _grade(bundle, task, options, course, graded):
     from nbgrader.api import Gradebook, MissingEntry
 
+    from coursetools.grading.autograde import autograde
     from coursetools.grading.screen import screen_notebook
 
     ensure_path()
@@ -97,14 +96,12 @@ def _grade(bundle, task, options, course, graded):
             path.unlink()
         else:
             present.append(name)
-    report = course / "execute-report.jsonl"
-    executed = []
+    found = {}
     if present:
-        run = _autograde(bundle, task, options, course, report)
-        executed = [json.loads(line) for line in report.read_text().splitlines()] if report.exists() else []
-        for part in executed:
-            outcome.problems += [Problem(kind, text) for kind, text in part["problems"]]
-            for name, seconds in part["timings"].items():
+        run, found = autograde(bundle, task, options, course, _seed(task))
+        for part in found.values():
+            outcome.problems += part.get("problems", [])
+            for name, seconds in part.get("timings", {}).items():
                 outcome.timings[name] = outcome.timings.get(name, 0.0) + seconds
         if not run["success"]:
             outcome.add("broken-notebook", _first_error(run.get("log"), run.get("error")))
@@ -124,58 +121,16 @@ def _grade(bundle, task, options, course, graded):
                 late_penalty=notebook.late_submission_penalty)
     if present and bundle["checks"]:
         got = {}
-        for part in executed:
-            got.update(part["answers"])
+        for part in found.values():
+            got.update(part.get("answers", {}))
         with answers.checks_from(course / "source" / assignment, bundle["checks"]["module"]) as checks:
             outcome.mistakes = diagnose(got, checks.judge)
         outcome.problems += answers.cross_check(graded.notebooks, got, outcome.mistakes)
     if output.is_dir():
         # Only what nbgrader wrote comes back: the assignment's notebooks (their outputs made inert by
-        # GuardedExecute) and the submission's own files.
+        # MakeInert) and the submission's own files.
         keep = {f"{name}.ipynb" for name in expected} | set(task["files"])
         graded.files, _ = read_folder(output, MAX_RESULT_FILES, MAX_RESULT_BYTES, keep=keep)
-
-
-def _autograde(bundle, task, options, course, report):
-    """Run nbgrader's Autograde on the one submission in course; return nbgrader's capture_log record."""
-    from nbgrader.converters import Autograde
-    from nbgrader.coursedir import CourseDirectory
-    from nbgrader.preprocessors import Execute
-    from nbgrader.utils import capture_log
-    from traitlets.config.loader import PyFileConfigLoader
-
-    from coursetools.grading.execute import GuardedExecute
-
-    assignment, student = bundle["assignment"], task["student"]
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
-    config.CourseDirectory.root = str(course)
-    config.CourseDirectory.db_url = f"sqlite:///{course / PRIVATE_DB}"
-    config.CourseDirectory.assignment_id = assignment
-    config.CourseDirectory.student_id = student
-    config.Autograde.autograde_preprocessors = [
-        GuardedExecute if p is Execute else p for p in Autograde.autograde_preprocessors.default()]
-    if options.get("cell_timeout"):
-        config.Execute.timeout = options["cell_timeout"]
-    for name in ("notebook_timeout", "max_output_bytes", "max_notebook_output_bytes"):
-        if options.get(name):
-            setattr(config.GuardedExecute, name, options[name])
-    config.GuardedExecute.shutdown_kernel = "immediate"  # all cells have run: no need to wait for it
-    config.GuardedExecute.report_file = str(report)
-    if bundle["checks"]:
-        seed = _seed(task)
-        with answers.checks_from(course / "source" / assignment, bundle["checks"]["module"]) as checks:
-            cases = checks.grader_cases(seed)
-        config.GuardedExecute.answer_plan = {**bundle["checks"], "cases": cases}
-    if options.get("sandbox") is not None:
-        config.GuardedExecute.sandboxed = True
-        config.SandboxedKernelManager.work = options.get("kernel_folder") or str(course)
-        config.SandboxKernelSpecManager.launcher_args = list(options["sandbox"])
-    app = Autograde(coursedir=CourseDirectory(config=config), config=config)
-    app.force, app.create_student = True, True
-    try:
-        return capture_log(app)
-    finally:
-        sandbox.remove_orphaned_caps()  # jupyter_client kills the launcher at once: its memory cgroup stays
 
 
 def _graded_cells(path):
