@@ -110,3 +110,53 @@ def test_the_cross_check_takes_back_only_the_points_of_a_function_whose_answers_
 def test_an_outcome_is_plain_json_for_other_tools():
     data = json.loads(sample().to_json())
     assert data["version"] == 2 and data["problems"] == [["kernel-died", "the kernel died\\x1b[31m"]]
+
+
+def _notebook(*tests):
+    """A source notebook with a solution cell of f and g and the given test cells: (grade_id, source, metadata)."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    cells = [new_code_cell(f"def {f}(x):\n    return x", metadata={"nbgrader": {
+        "grade_id": f, "solution": True, "grade": False, "locked": False, "schema_version": 3}}) for f in ("f", "g")]
+    for grade_id, source, metadata in tests:
+        cells.append(new_code_cell(source, metadata={**metadata, "nbgrader": {
+            "grade_id": grade_id, "grade": True, "points": 1, "solution": False, "locked": True,
+            "schema_version": 3}}))
+    return nbformat.from_dict(new_notebook(cells=cells))
+
+
+def test_the_plan_comes_from_cell_metadata_not_from_the_cells_text():
+    from coursetools.grading.answers import plan
+
+    declared = {"coursetools": {"checks": "readonly.some_checks"}}
+    source = _notebook(("test_f", "assert f(1) == 1", declared),
+                       ("test_f_hidden", "assert f(2) == 2", declared),
+                       ("test_g", "run_test(globals(), 'readonly.other_checks', 'g', [])", {}))
+    assert plan(source) == {"module": "readonly.some_checks", "functions": {"f": "test_f_hidden"}}
+    assert plan(_notebook(("test_g", "run_test(globals(), 'readonly.other_checks', 'g', [])", {}))) == {}
+
+
+def test_two_checks_modules_in_one_notebook_are_an_authoring_error():
+    from coursetools.errors import GradingError
+    from coursetools.grading.answers import plan
+
+    source = _notebook(("test_f", "", {"coursetools": {"checks": "readonly.a_checks"}}),
+                       ("test_g", "", {"coursetools": {"checks": "readonly.b_checks"}}))
+    with pytest.raises(GradingError, match="2 checks modules"):
+        plan(source)
+
+
+@pytest.mark.parametrize("assignment, module", [("backprop", "readonly.backprop_checks"),
+                                                ("heights", "readonly.heights_checks")])
+def test_the_course_s_test_cells_declare_their_checks(assignment, module):
+    import nbformat
+
+    from coursetools.course import REPO, graded_functions
+    from coursetools.grading.answers import plan
+
+    source = nbformat.read(next((REPO / "source" / assignment).glob("*.ipynb")), as_version=4)
+    found = plan(source)
+    assert found["module"] == module
+    assert sorted(found["functions"]) == sorted(graded_functions(source))
+    assert all(grade_id.endswith("_hidden") for grade_id in found["functions"].values())

@@ -10,7 +10,6 @@ submission: deleting the nbgrader metadata of a solution cell skips nothing.
 import contextlib
 import importlib
 import json
-import re
 import sys
 
 from nbformat.v4 import new_code_cell
@@ -18,30 +17,47 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Dict
 
 from coursetools.course import function_of, graded_functions, tests_function
+from coursetools.errors import GradingError
 from coursetools.outcome import Mistake, Problem
 
 #: The metadata key that marks the grader's cells.
 CELL_KEY = "coursetools_answers"
 #: The line print_answers writes before its JSON (readonly.checking.ANSWERS).
 ANSWERS = "coursetools-answers: "
-#: How a test cell names its checks module: as a quoted string ("readonly.backprop_checks").
-CHECKS_MODULE = re.compile(r"""["'](readonly\.\w+_checks)["']""")
+#: The cell metadata by which a source notebook's test cell declares the checks module that checks
+#: its function: {"coursetools": {"checks": "readonly.backprop_checks"}}.
+METADATA_KEY = "coursetools"
+
+
+def declared_checks(cell):
+    """The checks module a source notebook's code cell declares in its metadata, or None."""
+    declared = cell.get("metadata", {}).get(METADATA_KEY)
+    module = declared.get("checks") if isinstance(declared, dict) else None
+    return module if isinstance(module, str) and module else None
 
 
 def plan(source):
     """{'module': checks module, 'functions': {function: grade_id of its last test cell}} of a source notebook.
 
-    source: the instructor's notebook (nbformat).  Empty when its tests call no checks module.
+    source: the instructor's notebook (nbformat).  A function is checked when a test cell of it
+    (grade_id "test_<function>...") declares a checks module in its metadata (declared_checks);
+    its grader's cell goes after the last such cell.  Empty when no cell declares one: the
+    notebook is then graded as stock nbgrader grades it.  A GradingError when cells declare two
+    different modules.
     """
     functions = graded_functions(source)
-    last, module = {}, None
+    last, modules = {}, set()
     for cell in source.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
-        if cell.cell_type == "code" and grade_id.startswith("test_"):
+        module = declared_checks(cell) if cell.cell_type == "code" and grade_id.startswith("test_") else None
+        if module:
             with contextlib.suppress(ValueError):
                 last[function_of(grade_id, functions)] = grade_id
-                module = module or next((m.group(1) for m in CHECKS_MODULE.finditer(cell.source)), None)
-    return {"module": module, "functions": last} if module else {}
+                modules.add(module)
+    if len(modules) > 1:
+        raise GradingError(f"the notebook's test cells declare {len(modules)} checks modules "
+                           f"({', '.join(sorted(modules))}); one notebook may have one")
+    return {"module": modules.pop(), "functions": last} if modules else {}
 
 
 def add_cells(nb, answer_plan):
