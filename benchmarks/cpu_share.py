@@ -20,7 +20,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from test_cpu_share import HOGS, honest_seconds  # noqa: E402
 
-from coursetools import sandbox  # noqa: E402
+from coursetools import cgroups  # noqa: E402
 
 
 def main():
@@ -28,7 +28,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--work", type=int, default=5_500_000, help="iterations of the honest loop")
     options = parser.parse_args()
-    found = sandbox.cpu_cgroup()
+    found = cgroups.cpu_cgroup()
     print(f"cpu cgroups made under {found[0]} (cgroup v{found[1]})" if found else
           "no cpu cgroup can be made here: 'with the cpu group' is the same as without", flush=True)
     times = {"alone": [], "with the cpu group": [], "without it": []}

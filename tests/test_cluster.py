@@ -21,7 +21,8 @@ from services import processes, wait_gone
 from grading_runs import PROBE, PYTHON_PATH, gradebook_cells, in_front_of_J_b1, prepared_postgres, run_grader
 
 from coursetools.course import assignments, nbgrader, release
-from coursetools.grading.executors import ATTEMPTS, FAIL_TASK_ON, KILL_WORKER_ON
+from coursetools.grading.executors import ATTEMPTS
+from coursetools.grading.worker import FAIL_TASK_ON, KILL_WORKER_ON
 from coursetools.journal import path_of as journal_path
 from coursetools.journal import read as read_journal
 from coursetools.sample_class import write_submission

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from coursetools import sandbox
+from coursetools import cgroups, sandbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 
@@ -104,8 +104,8 @@ def honest_seconds(folder, work=HONEST_WORK, hog=False, cpu_group=True, seen=Non
             hogs = launch(folder / "hog", HOG, hog_slot, "--processes", str(HOGS + 16), *options)
             seen.setdefault("launchers", []).append(hogs.pid)
             assert hogs.stdout.readline().strip() == "busy"
-            found = sandbox.cpu_cgroup()
-            group = Path(found[0] if found else "/nonexistent") / f"{sandbox.CGROUP_PREFIX}{hogs.pid}"
+            found = cgroups.cpu_cgroup()
+            group = Path(found[0] if found else "/nonexistent") / f"{cgroups.CGROUP_PREFIX}{hogs.pid}"
             seen["hog_cpu_group"] = len((group / "cgroup.procs").read_text().split()) if group.exists() else None
         honest = launch(folder / "honest", HONEST.format(work=work), honest_slot, *options)
         seen.setdefault("launchers", []).append(honest.pid)
@@ -121,13 +121,13 @@ def honest_seconds(folder, work=HONEST_WORK, hog=False, cpu_group=True, seen=Non
 
 def _group_paths(launcher):
     """The memory and cpu cgroups a sandbox whose launcher is launcher would have."""
-    parents = {found[0] for found in (sandbox.memory_cgroup(), sandbox.cpu_cgroup()) if found is not None}
-    return [Path(parent) / f"{sandbox.CGROUP_PREFIX}{launcher}" for parent in sorted(parents)]
+    parents = {found[0] for found in (cgroups.memory_cgroup(), cgroups.cpu_cgroup()) if found is not None}
+    return [Path(parent) / f"{cgroups.CGROUP_PREFIX}{launcher}" for parent in sorted(parents)]
 
 
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory):
-    assert sandbox.cpu_cgroup() is not None, "this machine cannot make a sandbox a cpu cgroup: CPU is shared per process"
+    assert cgroups.cpu_cgroup() is not None, "this machine cannot make a sandbox a cpu cgroup: CPU is shared per process"
     folder = tmp_path_factory.mktemp("cpu-share")
     seen = {"alone": {}, "capped": {}, "control": {}}
     alone = min(honest_seconds(folder / f"alone{n}", seen=seen["alone"]) for n in range(2))
@@ -161,8 +161,8 @@ def test_no_cgroup_of_these_sandboxes_is_left(measured):
     left = [path for pid in launchers for path in _group_paths(pid) if path.exists()]
     assert left == []
     # Nor any group of a launcher that is gone (ours or another test's): the cpu hierarchy holds no orphans.
-    groups = Path(sandbox.cpu_cgroup()[0]).glob(sandbox.CGROUP_PREFIX + "*")
-    assert [path for path in groups if not _alive(path.name[len(sandbox.CGROUP_PREFIX):])] == []
+    groups = Path(cgroups.cpu_cgroup()[0]).glob(cgroups.CGROUP_PREFIX + "*")
+    assert [path for path in groups if not _alive(path.name[len(cgroups.CGROUP_PREFIX):])] == []
 
 
 def _alive(pid):

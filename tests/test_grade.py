@@ -209,13 +209,13 @@ def test_nothing_outside_the_grades_changed(hostile):
 
 
 def test_each_sandbox_had_a_memory_cgroup_and_none_is_left(hostile):
-    from coursetools import sandbox
+    from coursetools import cgroups
 
-    found = sandbox.memory_cgroup()
+    found = cgroups.memory_cgroup()
     assert found is not None, "this machine cannot cap a sandbox's memory: grading relies on per-process limits"
     problems = read_journal(hostile["course"])[("backprop", "memory-bomb-in-processes")].texts()
     assert "memory" in "; ".join(problems), problems
-    assert list(Path(found[0]).glob(sandbox.CGROUP_PREFIX + "*")) == []
+    assert list(Path(found[0]).glob(cgroups.CGROUP_PREFIX + "*")) == []
 
 
 def test_ordinary_students_and_the_probe_are_graded_normally(hostile):

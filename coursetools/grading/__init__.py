@@ -11,7 +11,8 @@ One job per module:
 * `assignment`: what a worker needs of an assignment, as data (no course folder on workers);
 * `submission`: grading one submission, files in, result out;
 * `files`: folders as data, walked without recursion;
-* `executors`: Dask (a LocalCluster here, or a scheduler's address);
+* `executors`: Dask, the client's side (a LocalCluster here, or a scheduler's address);
+* `worker`: Dask, the worker's side (the task, the worker plugin);
 * `writer`: the single writer of the gradebook (any database nbgrader accepts);
 * `run`: a run, from the course to the report; `cli`: the command line.
 

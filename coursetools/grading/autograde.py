@@ -9,13 +9,15 @@ one job:
 4. `MakeInert` (inert): the notebook's outputs and markdown can run no script.
 
 Each step writes what it found into the notebook's resources under "coursetools".  The converter
-seeds that entry with a dict of its own for each notebook, so what a step found before another
-one raised is still there; `GraderAutograde.found` holds them, {notebook name: that dict}.
+seeds that entry with a `Findings` of its own for each notebook: nbconvert deep-copies the
+resources before the steps run, and a Findings is shared by its copies, so the converter sees
+what the steps wrote, even what a step found before another one raised.
+`GraderAutograde.found` holds them, {notebook name: Findings}.
 """
 from nbgrader.converters import Autograde
 from nbgrader.preprocessors import Execute
 
-from coursetools import sandbox
+from coursetools import cgroups
 from coursetools.grading.answers import AddGraderCells, TakeGraderCells, checks_from
 from coursetools.grading.execute import GuardedExecute
 from coursetools.grading.inert import MakeInert
@@ -32,6 +34,13 @@ def autograde_preprocessors():
     return steps
 
 
+class Findings(dict):
+    """What the grader's steps found in one notebook: a dict that its deep copies share."""
+
+    def __deepcopy__(self, memo):
+        return self
+
+
 class GraderAutograde(Autograde):
     """nbgrader's Autograde whose steps report, per notebook, into `found` through resources."""
 
@@ -41,7 +50,7 @@ class GraderAutograde(Autograde):
 
     def init_single_notebook_resources(self, notebook_filename):
         resources = super().init_single_notebook_resources(notebook_filename)
-        resources["coursetools"] = self.found.setdefault(resources["unique_key"], {})
+        resources["coursetools"] = self.found.setdefault(resources["unique_key"], Findings())
         return resources
 
 
@@ -83,4 +92,4 @@ def autograde(bundle, task, options, course, seed):
     try:
         return capture_log(app), app.found
     finally:
-        sandbox.remove_orphaned_caps()  # jupyter_client kills the launcher at once: its memory cgroup stays
+        cgroups.remove_orphaned_caps()  # jupyter_client kills the launcher at once: its memory cgroup stays

@@ -5,7 +5,7 @@ submission's files and depends on the assignment's bundle, and returns the resul
 the client keeps a bounded window of tasks in flight and hands each result, once, to the
 single writer.
 
-A lost worker never costs a grade.  The bundle is a computed task (`_identity` of the bundle),
+A lost worker never costs a grade.  The bundle is a computed task (`identity` of the bundle),
 not scattered data, so Dask's scheduler, which keeps its spec, computes it again when every
 copy was on workers that are gone; nothing a task needs lives only on one worker.  A task
 whose worker is lost is run again elsewhere by the scheduler; one that was running each of
@@ -15,8 +15,7 @@ restarted, a connection, an exception of the grader's own) is no grade at all: t
 handed out again, `ATTEMPTS` times at most, and what still failed is left in
 `DaskExecutor.not_graded`, for the caller to say so and record nothing.
 
-A worker keeps what it needs across tasks in `GraderPlugin`, a Dask worker plugin: its
-sandbox slot, the home template its kernels start from, its scratch folders.
+What runs on the workers (the task, the worker plugin) is `coursetools.grading.worker`.
 """
 import collections
 import contextlib
@@ -24,22 +23,16 @@ import heapq
 import itertools
 import os
 import tempfile
-import threading
 import time
-from pathlib import Path
 
-from distributed import Client, LocalCluster, as_completed, get_worker
-from distributed.diagnostics.plugin import WorkerPlugin
+from distributed import Client, LocalCluster, as_completed
 from distributed.scheduler import KilledWorker
-from distributed.utils import sync
 
 from coursetools import sandbox
 from coursetools.errors import GradingError
 from coursetools.grading.files import remove_tree
-from coursetools.grading.kernel import check_sandbox, claim_slot
-from coursetools.grading.submission import grade_submission
+from coursetools.grading.worker import GraderPlugin, check_worker, identity, run_task
 
-PLUGIN = "coursetools-grader"
 #: Dask's own sampling, which takes CPU from the kernels it shares the cores with and which grading
 #: does not use: the statistical profiler (every 10 ms by default), the event loop's health ticks
 #: (20 ms), the memory and system monitors.  Workers this process starts get it with their config.
@@ -53,127 +46,8 @@ RUN_MARK = "COURSETOOLS_GRADE_RUN"
 ATTEMPTS, BACKOFF = 3, (1.0, 3.0)
 #: How often the client looks for a task due to be handed out again while no result is ready (seconds).
 POLL = 0.1
-#: Test-only fault hooks, read on the worker from its environment, never set for real grading: a task of
-#: a student named (comma-separated ids) in COURSETOOLS_TEST_KILL_WORKER_ON ends its worker process
-#: KILL_AFTER seconds after it starts (as a notebook that runs a moment, then brings its worker down,
-#: would; exit status 137, a kill -9's); one named in COURSETOOLS_TEST_FAIL_TASK_ON raises RuntimeError,
-#: as a worker that cannot grade would.  tests/test_cluster.py sets them on its `dask worker` processes.
-KILL_WORKER_ON, FAIL_TASK_ON, KILL_AFTER = "COURSETOOLS_TEST_KILL_WORKER_ON", "COURSETOOLS_TEST_FAIL_TASK_ON", 2.0
-
 #: A submission the cluster could not grade, however often it was tried: no grade, record nothing.
 NotGraded = collections.namedtuple("NotGraded", "assignment task reason")
-
-
-class GraderPlugin(WorkerPlugin):
-    """What one worker keeps between tasks; made ready (the sandbox checked) by its first task."""
-
-    name = PLUGIN
-    idempotent = True
-
-    def __init__(self, sandboxed, limits):
-        self.sandboxed, self.limits = sandboxed, dict(limits)
-
-    def setup(self, worker):  # on the worker, before its first task
-        self.work = Path(worker.local_directory) / "coursetools"
-        for name in ("profile", "profile-cycle"):  # a cluster started elsewhere samples unless told not to
-            if name in worker.periodic_callbacks:
-                worker.periodic_callbacks[name].stop()
-        self._lock, self._ready, self._problem = threading.Lock(), False, None
-
-    def teardown(self, worker):
-        remove_tree(self.work)
-
-    def prepare(self):
-        """The launcher's arguments for this worker's kernels (None unsandboxed); raise GradingError without a sandbox."""
-        with self._lock:
-            if not self._ready:
-                self._ready = True
-                remove_stale_folders()  # of this host's grading processes that were killed
-                remove_tree(self.work)
-                self.work.mkdir(parents=True)
-                os.chmod(self.work, 0o755)
-                self.launcher = None
-                if self.sandboxed:
-                    try:
-                        home = check_sandbox(self.work)
-                    except GradingError as problem:
-                        self._problem = f"on the worker {os.uname().nodename} (pid {os.getpid()}): {problem}"
-                    else:
-                        slot, self._slot_holder = claim_slot()
-                        self.launcher = ["--home-template", str(home), "--slot", str(slot)]
-                        for name, value in self.limits.items():
-                            self.launcher += ["--" + name.replace("_", "-"), str(value)]
-            if self._problem:
-                raise GradingError(self._problem)
-            return self.launcher
-
-
-def run_task(bundle, task, options, started=None):
-    """The Dask task: grade one submission on this worker; the result as data.
-
-    started: the client's topic of starts (DaskExecutor); each start is told to the scheduler, and
-    acknowledged, before anything runs, so that the client knows which tasks were running when a
-    worker died (not only queued behind one that was).
-    """
-    worker = get_worker()
-    if started:
-        sync(worker.loop, worker.scheduler.log_event, topic=started, msg=worker.get_current_task())
-    _fault_hooks(task)
-    plugin = worker.plugins[PLUGIN]
-    launcher = plugin.prepare()
-    shared = _kernel_folder()
-    try:
-        return grade_submission(bundle, task, {**options, "sandbox": launcher, "kernel_folder": shared,
-                                               "cache": str(plugin.work / "cache")}, work=plugin.work)
-    finally:
-        remove_tree(shared)
-
-
-def _fault_hooks(task):
-    """The test-only faults of KILL_WORKER_ON and FAIL_TASK_ON, where this worker's environment sets them."""
-    if task["student"] in os.environ.get(KILL_WORKER_ON, "").split(","):
-        time.sleep(KILL_AFTER)
-        os._exit(137)
-    if task["student"] in os.environ.get(FAIL_TASK_ON, "").split(","):
-        raise RuntimeError(f"{FAIL_TASK_ON} names {task['student']}")
-
-
-def _identity(value):
-    """The task that holds an assignment's bundle on the workers: Dask recomputes it where it was lost."""
-    return value
-
-
-def check_worker():
-    """Run on each worker before grading: the sandbox's arguments, or a GradingError saying why there is none."""
-    return get_worker().plugins[PLUGIN].prepare() is not None
-
-
-def _kernel_folder():
-    """A folder for the kernels' connection files and sockets: in /dev/shm where it is a tmpfs.
-
-    The kernel can write there; in a tmpfs what it writes is memory, charged to its sandbox's
-    memory cgroup, not the host's disk.
-    """
-    shm = "/dev/shm"
-    where = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
-    folder = tempfile.mkdtemp(prefix=f"coursetools-{os.getpid()}-", dir=where)
-    os.chmod(folder, 0o755)
-    return folder
-
-
-def remove_stale_folders():
-    """Folders of grading processes that were killed (their PID is in the name, and gone): kernels', runs'."""
-    for where, prefix in (("/dev/shm", "coursetools-"), (tempfile.gettempdir(), "coursetools-grade-")):
-        with contextlib.suppress(OSError):
-            for name in os.listdir(where):
-                pid = name[len(prefix):].split("-")[0] if name.startswith(prefix) else ""
-                if pid.isdigit():
-                    try:
-                        os.kill(int(pid), 0)
-                    except ProcessLookupError:
-                        remove_tree(os.path.join(where, name))
-                    except OSError:
-                        pass
 
 
 class DaskExecutor:
@@ -262,7 +136,7 @@ class DaskExecutor:
                 self._register()
             bundle = bundles[assignment]
             shared[assignment] = future = self.client.submit(
-                _identity, bundle, pure=False, key=f"bundle-{assignment}-{bundle['key'][:16]}-{next(numbers)}")
+                identity, bundle, pure=False, key=f"bundle-{assignment}-{bundle['key'][:16]}-{next(numbers)}")
             return future
 
         def hand_out(assignment, task, attempt, order):  # first come, first run, tried again or not

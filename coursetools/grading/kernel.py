@@ -21,7 +21,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Instance, List, Unicode, default
 
-from coursetools import sandbox
+from coursetools import cgroups, sandbox
 from coursetools.errors import GradingError
 
 
@@ -83,13 +83,13 @@ def oom_kills(launcher_pid):
     Read from the cgroup itself (v1 `memory.oom_control`, v2 `memory.events`), which the kernel
     writes and the sandbox cannot: what the grader reports as out of memory is what it saw there.
     """
-    found = sandbox.memory_cgroup() if launcher_pid else None
+    found = cgroups.memory_cgroup() if launcher_pid else None
     if found is None:
         return 0
     parent, version = found
     events = "memory.oom_control" if version == 1 else "memory.events"
     try:
-        with open(os.path.join(parent, f"{sandbox.CGROUP_PREFIX}{launcher_pid}", events)) as lines:
+        with open(os.path.join(parent, f"{cgroups.CGROUP_PREFIX}{launcher_pid}", events)) as lines:
             counts = dict(line.split() for line in lines if len(line.split()) == 2)
         return int(counts.get("oom_kill", 0))
     except (OSError, ValueError):

@@ -12,7 +12,7 @@ import hashlib
 import sys
 from pathlib import Path
 
-from coursetools import sandbox
+from coursetools import cgroups, sandbox
 from coursetools.course import REPO, assignments, settings
 from coursetools import journal
 from coursetools.grading import intake
@@ -40,7 +40,8 @@ def grade(root=REPO, names=None, jobs=None, sandboxed=True, force=False, student
     scheduler: a Dask scheduler's address (default: a cluster of jobs processes on this machine);
     security: a distributed.security.Security for a TLS scheduler.
     """
-    from coursetools.grading.executors import DaskExecutor, remove_stale_folders
+    from coursetools.grading.executors import DaskExecutor
+    from coursetools.grading.worker import remove_stale_folders
 
     root, stream = Path(root).resolve(), stream or sys.stderr
     ensure_path()
@@ -52,7 +53,7 @@ def grade(root=REPO, names=None, jobs=None, sandboxed=True, force=False, student
     for refusal in refused:
         print(f"refused {refusal.name}: {refusal.reason}; not graded", file=stream, flush=True)
     remove_stale_folders()
-    sandbox.remove_orphaned_caps()
+    cgroups.remove_orphaned_caps()
     gradebook = open_gradebook(db_url, course_id)
     executor = None
     try:
@@ -69,10 +70,10 @@ def grade(root=REPO, names=None, jobs=None, sandboxed=True, force=False, student
         print(f"grading {len(pending)} submissions with {workers} workers {where} into {shown_url(db_url)}"
               f"{'' if sandboxed else ' UNSANDBOXED'}" + (f" ({skipped} already graded)" if skipped else ""),
               file=stream, flush=True)
-        if sandboxed and pending and not scheduler and sandbox.memory_cgroup() is None:
+        if sandboxed and pending and not scheduler and cgroups.memory_cgroup() is None:
             print("no memory cgroup can be made here (not root, or no memory controller): memory is limited per"
                   " process only, not per sandbox", file=stream, flush=True)
-        if sandboxed and pending and not scheduler and sandbox.cpu_cgroup() is None:
+        if sandboxed and pending and not scheduler and cgroups.cpu_cgroup() is None:
             print("no cpu cgroup can be made here (not root, or no cpu controller): CPU is shared per process,"
                   " not per sandbox", file=stream, flush=True)
         options = {"cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout}

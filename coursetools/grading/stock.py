@@ -41,7 +41,7 @@ import threading
 from nbgrader.preprocessors import Execute
 from traitlets import Dict
 
-from coursetools import sandbox
+from coursetools import cgroups, sandbox
 from coursetools.errors import GradingError
 from coursetools.grading.kernel import SealsKernelFolder
 
@@ -148,7 +148,7 @@ class SandboxedExecute(SealsKernelFolder, Execute):
             for folder in self._private_folders:
                 _remove(folder)
             if self._launcher is not None:
-                sandbox.remove_orphaned_caps()  # of launchers killed (a kernel that would not shut down)
+                cgroups.remove_orphaned_caps()  # of launchers killed (a kernel that would not shut down)
 
     def _limit_arguments(self):
         arguments = []
