@@ -47,3 +47,12 @@ def test_the_checker_catches_a_forbidden_import(tmp_path):
     sample.write_text("def f():\n    from coursetools.grading.run import grade\n")
     assert under(imported(sample), "coursetools.grading") == ["coursetools.grading.run",
                                                               "coursetools.grading.run.grade"]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "coursetools").rglob("*.py")), ids=lambda p: p.stem)
+def test_every_module_of_the_package_imports(path):
+    """A moved name is found here, in the quick tier, not by the first slow test that runs the grader."""
+    import importlib
+
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    importlib.import_module(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
