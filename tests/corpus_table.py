@@ -12,7 +12,7 @@ from coursetools.course import REPO, find, function_of, graded_functions  # noqa
 
 HEADER = """# The grading corpus
 
-Every submission that `tests/test_autograde.py` grades with real `nbgrader autograde`,
+Every submission that `tests/test_report.py` grades with `python -m coursetools grade` (real nbgrader, sandboxed),
 and the points each function must score (out of 3: a visible test worth 1, a hidden test worth 2).
 Written by `make corpus-table` from `tests/corpus.py`; a test fails when it is out of date.
 Kinds: *mistake*, a wrong answer learners write; *right*, a correct answer in another form;

@@ -1,10 +1,14 @@
-"""`python -m coursetools report`: what a graded class got wrong, checked against the corpus and the gradebook.
+"""The corpus graded by `python -m coursetools grade`: each case's scores, and what `report` says of the class.
 
-The corpus (tests/corpus.py) is graded by coursetools' grader; every case that loses points says,
-in corpus.MISTAKES, the mistake each function must be counted under, and right cases must have
-none.  The tables must equal counts made directly from the gradebook, on SQLite and PostgreSQL.
+The corpus (tests/corpus.py) is graded once by coursetools' grader.  Each case says what each
+function must score, exactly; the notebook's own tests and the grader's own call must agree on
+every case (no "tampered" problem).  Every case that loses points says, in corpus.MISTAKES, the
+mistake each function must be counted under, and right cases must have none.  The report's tables
+must equal counts made directly from the gradebook, on SQLite and PostgreSQL.  Stock `nbgrader
+generate_feedback` works on what the grader wrote.
 """
 import csv
+import html
 import re
 import shutil
 from collections import Counter
@@ -14,10 +18,10 @@ from conftest import copy_course
 from corpus import MISTAKES, corpus
 from grading_runs import prepared_postgres, run_grader
 
-from coursetools.course import assignments, function_scores, release
-from coursetools.journal import path_of
+from coursetools.course import REPO, assignments, function_scores, nbgrader, release
+from coursetools.journal import path_of, read as read_journal
 from coursetools.report.cli import report
-from coursetools.sample_class import CLASS, write_submission
+from coursetools.sample_class import CLASS, functions_of, write_submission
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 
@@ -55,6 +59,45 @@ def graded(tmp_path_factory):
     assert done.returncode == 0, done.stdout + done.stderr
     report(course)
     return course
+
+
+CASES = [case for _, case in corpus()]
+
+
+@pytest.fixture(scope="module")
+def scores(graded):
+    """{assignment: {student: {function: (score, max)}}} from the gradebook."""
+    return {a.name: function_scores(graded, a) for a in assignments(graded)}
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.assignment}/{c.student}")
+def test_case_scores_exactly_as_expected(scores, case):
+    functions = functions_of(REPO, case.assignment)
+    got = scores[case.assignment][case.student]
+    assert list(got) == functions
+    expected = case.expected({function: maximum for function, (_, maximum) in got.items()})
+    assert all(maximum > 0 for _, maximum in got.values())
+    assert {function: score for function, (score, _) in got.items()} == expected
+
+
+def test_the_notebooks_tests_and_the_grader_s_own_call_agree_on_every_case(graded):
+    """No case had points taken back: stock nbgrader, which runs only the tests, gives the same scores."""
+    outcomes = read_journal(graded)
+    assert len(outcomes) == len(CASES)
+    assert {key: o.texts() for key, o in outcomes.items() if any(p.kind == "tampered" for p in o.problems)} == {}
+
+
+def test_feedback_puts_the_message_first_and_withholds_hidden_test_code(graded):
+    student = "J_b1-keepdims-dropped"
+    nbgrader(graded, "generate_feedback", "backprop", "--student", student, "--force")
+    page = (graded / "feedback" / student / "backprop" / "1-Backpropagation.html").read_text()
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    visible = text.index("keepdims=True dropped")
+    assert visible < text.index("Where it happened", visible)
+    assert "The code of the hidden tests is withheld" in text
+    hidden_case = "(6, 7, 37, 41)"  # a case of J_b1's hidden test, in source/ only
+    assert hidden_case in (REPO / "source/backprop/1-Backpropagation.ipynb").read_text()
+    assert hidden_case not in text
 
 
 @pytest.fixture(scope="module")
