@@ -127,7 +127,7 @@ def deep_folders(folder):
 
 def escape_codes(folder):
     """The notebook renamed to terminal escape codes and a forged report line."""
-    (folder / "1-Backpropagation.ipynb").rename(folder / "\x1b[2J\x1b[31m\nreport: 0 submissions graded.ipynb")
+    (folder / "1-Backpropagation.ipynb").rename(folder / "\x1b[2J\x1b[31m\nsummary: 0 submissions graded.ipynb")
 
 
 def huge_metadata(folder):
@@ -258,7 +258,7 @@ def test_the_hidden_tests_stay_out_of_the_kernel_and_the_feedback(attacked):
 def test_student_text_is_escaped_and_bounded(attacked):
     lines = attacked["first"].stdout.splitlines() + attacked["first"].stderr.splitlines()
     assert not any("\x1b" in line for line in lines)
-    assert not any(line.startswith("report: 0") for line in lines)
+    assert not any(line.startswith("summary: 0") for line in lines)
     journal = journal_path(attacked["course"]).read_text()
     assert "\x1b" not in journal and "\\u001b" not in journal
     assert max(len(line) for line in journal.splitlines()) < 10_000

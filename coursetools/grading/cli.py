@@ -1,4 +1,4 @@
-"""`python -m coursetools grade` (and `make grade`): options in, report out; the only place errors become exit codes."""
+"""`python -m coursetools grade` (and `make grade`): options in, summary out; the only place errors become exit codes."""
 import sys
 
 from coursetools import sandbox
@@ -47,7 +47,7 @@ def security(arguments):
 
 
 def main(arguments):
-    """Run `grade` from parsed arguments, print the report; exit 1 on a GradingError, 130 when interrupted."""
+    """Run `grade` from parsed arguments, print its summary; exit 1 on a GradingError, 130 when interrupted."""
     from coursetools.grading.run import Interrupted, grade
 
     try:

@@ -34,7 +34,7 @@ class Interrupted(GradingError):
 
 def grade(root=REPO, names=None, jobs=None, sandboxed=True, force=False, students=None, cell_timeout=None,
           notebook_timeout=NOTEBOOK_TIMEOUT, limits=None, stream=None, db_url=None, scheduler=None, security=None):
-    """Grade every collected submission of the named assignments (all by default); return the report's lines.
+    """Grade every collected submission of the named assignments (all by default); return the summary's lines.
 
     db_url: the gradebook (default: nbgrader's CourseDirectory.db_url, else gradebook.db);
     scheduler: a Dask scheduler's address (default: a cluster of jobs processes on this machine);
@@ -86,7 +86,7 @@ def grade(root=REPO, names=None, jobs=None, sandboxed=True, force=False, student
     if unwritten:
         raise GradingError(f"{len(unwritten)} submissions could not be written or graded ({unwritten[0]}, ...); "
                            "nothing was recorded for them: run again to grade them")
-    return report(root, db_url, [a.name for a in chosen], refused)
+    return summary(root, db_url, [a.name for a in chosen], refused)
 
 
 def _fingerprint(bundle_, folder):
@@ -150,11 +150,11 @@ def _write(writer, batch, unwritten, progress):
         return [outcome for graded in batch for outcome in _write(writer, [graded], unwritten, progress)]
 
 
-def report(root, db_url, names, refused=()):
-    """Lines of the report: every graded submission with a problem and why, then the refused folders."""
+def summary(root, db_url, names, refused=()):
+    """Lines of the run's summary: every graded submission with a problem and why, then the refused folders."""
     outcomes = [o for key, o in sorted(journal.read(root, db_url).items()) if key[0] in names]
     troubled = [o for o in outcomes if o.problems]
-    lines = [f"report: {len(outcomes)} submissions graded, {len(troubled)} with problems"
+    lines = [f"summary: {len(outcomes)} submissions graded, {len(troubled)} with problems"
              + (f", {len(refused)} folders refused" if refused else "")]
     for outcome in troubled:
         lines.append(f"  {outcome.assignment}/{safe(outcome.student, 80)} ({outcome.score:g}/{outcome.max_score:g}): "
