@@ -92,7 +92,7 @@ class Outcome:
 
     score and max_score are what the writer committed (0 until then); gradebook names the
     database they went to; timestamp is the submission's (ISO 8601, UTC) or None; seed drew the
-    cases of the grader's own check; timings are seconds per stage.
+    cases of the grader's own call; timings are seconds per stage.
     """
 
     assignment: str

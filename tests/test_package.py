@@ -21,13 +21,13 @@ WORKER = textwrap.dedent("""
     import pickle, sys, tempfile
     import coursetools
     from coursetools import sandbox
-    from coursetools.grading.kernel import check_sandbox, claim_slot
+    from coursetools.grading.kernel import probe_sandbox, claim_slot
     from coursetools.grading.submission import grade_submission
     assert not coursetools.__file__.startswith(sys.argv[2]), coursetools.__file__
     bundle, task = pickle.load(open(sys.argv[1], "rb"))
     work = tempfile.mkdtemp()
     slot, holder = claim_slot()
-    launcher = ["--home-template", str(check_sandbox(work)), "--slot", str(slot)]
+    launcher = ["--home-template", str(probe_sandbox(work)), "--slot", str(slot)]
     graded = grade_submission(bundle, task, {"sandbox": launcher, "kernel_folder": work}, work=work)
     print(coursetools.__file__)
     print(sum(score for notebook in graded.notebooks.values() for score, _ in notebook.grades.values()))

@@ -219,4 +219,4 @@ def test_make_grade_still_grades_with_the_course_config(course):
     assert_graded_in_the_sandbox(course, cases)
     full = read_journal(course)[("backprop", FULL.student)]
     problems = full["problems"] if isinstance(full, dict) else full.problems
-    assert list(problems) == [], problems  # the grader's steps ran: its own check got its answers
+    assert list(problems) == [], problems  # the grader's steps ran: its own call got its answers

@@ -6,7 +6,7 @@ One job per module:
 * `autograde`: nbgrader's Autograde with the grader's steps (below) for Execute, results in resources;
 * `execute`: the bounded execute step, `GuardedExecute`;
 * `inert`: what a notebook shows made text and images only (`MakeInert`);
-* `answers`: the grader's own check of each function, planned from the instructor's source
+* `answers`: the grader's own call of each function, planned from the instructor's source
   (`AddGraderCells`, `TakeGraderCells`);
 * `assignment`: what a worker needs of an assignment, as data (no course folder on workers);
 * `submission`: grading one submission, files in, result out;

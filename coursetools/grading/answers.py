@@ -1,4 +1,4 @@
-"""The grader's own check: the kernel reports each function's answers on cases it cannot know; we judge them.
+"""The grader's own call: the kernel reports each function's answers on cases it cannot know; we judge them.
 
 nbgrader's tests run in the learner's kernel, where a notebook can switch them off.  So after
 the last test cell of each graded function the grader adds a cell of its own that calls
@@ -129,7 +129,12 @@ def checks_from(folder, module):
     saved = {name: sys.modules.pop(name) for name in list(sys.modules) if name.split(".")[0] == "readonly"}
     sys.path.insert(0, str(folder))
     try:
-        yield importlib.import_module(module)
+        checks, interface = importlib.import_module(module), importlib.import_module("readonly.interface")
+        lacks = interface.missing(checks)  # of the functions of interface.ChecksModule
+        if lacks:
+            raise GradingError(f"the checks module {module} lacks {', '.join(lacks)}: a checks module provides "
+                               f"{', '.join(interface.FUNCTIONS)} (readonly/interface.py)")
+        yield checks
     finally:
         sys.path.remove(str(folder))
         for name in [n for n in sys.modules if n.split(".")[0] == "readonly"]:

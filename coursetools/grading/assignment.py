@@ -57,6 +57,13 @@ def bundle(root, name, gradebook, course_id):
     notebooks = sorted(source.glob("*.ipynb"))
     files = _source_files(source)
     plans = [answers.plan(nbformat.read(path, as_version=4)) for path in notebooks]
+    if len(notebooks) > 1 and any(plans):
+        # The grader's cells would go into every notebook, and the notebooks that lack a function would
+        # report no answer for it: its points would be taken back.  Until the check is planned per
+        # notebook, such an assignment is refused rather than graded wrong.
+        raise GradingError(f"assignment {name!r} declares a checks module and has {len(notebooks)} notebooks: the "
+                           "grader's own check works on an assignment of one notebook only; split it, or remove "
+                           "the checks module to grade it as stock nbgrader does")
     data = {"assignment": name, "course_id": course_id,
             "config": (Path(root) / "nbgrader_config.py").read_text(),
             "files": files, "gradebook": structure(gradebook, name),

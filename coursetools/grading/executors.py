@@ -31,7 +31,7 @@ from distributed.scheduler import KilledWorker
 from coursetools import sandbox
 from coursetools.errors import GradingError
 from coursetools.grading.files import remove_tree
-from coursetools.grading.worker import GraderPlugin, check_worker, identity, run_task
+from coursetools.grading.worker import GraderPlugin, probe_worker, identity, run_task
 
 #: Dask's own sampling, which takes CPU from the kernels it shares the cores with and which grading
 #: does not use: the statistical profiler (every 10 ms by default), the event loop's health ticks
@@ -91,15 +91,15 @@ class DaskExecutor:
     def cores(self):
         return sum(w["nthreads"] for w in self.client.scheduler_info()["workers"].values())
 
-    def check(self):
-        """Make every worker ready now (its sandbox checked); a GradingError names a worker that cannot grade."""
+    def probe(self):
+        """Make every worker ready now (its sandbox probed); a GradingError names a worker that cannot grade."""
         workers = list(self.client.scheduler_info()["workers"])
         if not workers:
             raise GradingError("the Dask cluster has no workers")
-        checks = [self.client.submit(check_worker, workers=[address], allow_other_workers=False, pure=False)
+        probes = [self.client.submit(probe_worker, workers=[address], allow_other_workers=False, pure=False)
                   for address in workers]
         try:
-            return self.client.gather(checks)
+            return self.client.gather(probes)
         except GradingError:
             raise
         except Exception as problem:  # a worker's exception comes back as itself, or wrapped

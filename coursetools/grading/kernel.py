@@ -115,7 +115,7 @@ def claim_slot():
     raise GradingError("more than 256 grading processes on this host")
 
 
-def check_sandbox(work):
+def probe_sandbox(work):
     """Start a Python in the sandbox once (warming matplotlib's font cache); return the home to copy into kernels.
 
     Raises GradingError, with what to do, where bubblewrap is missing or cannot make namespaces.

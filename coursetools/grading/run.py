@@ -64,7 +64,7 @@ def grade(root=REPO, names=None, jobs=None, sandboxed=True, force=False, student
         skipped = len(found) - len(pending)
         if pending:
             executor = DaskExecutor(scheduler, jobs, security, sandboxed, {**sandbox.LIMITS, **(limits or {})})
-            executor.check()
+            executor.probe()
         where = f"on {scheduler}" if scheduler else "here"
         workers = executor.cores() if executor else 0
         print(f"grading {len(pending)} submissions with {workers} workers {where} into {shown_url(db_url)}"

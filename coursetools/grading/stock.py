@@ -8,11 +8,11 @@ nbgrader_config.py puts `SandboxedExecute` where nbgrader's `Execute` is in
 ready, a home copied from a template, this process's slot, the launcher's default limits or
 `c.SandboxedExecute.limits`).  Scores are stock nbgrader's: a kernel that dies still fails the
 whole notebook, as in stock nbgrader; the per-notebook time and output limits and the grader's
-own check of `make grade` (`GuardedExecute`) are not added.
+own call of `make grade` (`AddGraderCells`) are not added.
 
 What it prepares, once per process and only when a notebook is executed, it keeps in `_PREPARED`, a
 module-level object keyed by the process id (a fork prepares its own): a folder
-`coursetools-<pid>-*` (in /dev/shm where it can) with the home template that `check_sandbox`
+`coursetools-<pid>-*` (in /dev/shm where it can) with the home template that `probe_sandbox`
 makes (the sandbox started once) and each kernel's private folder, removed with each notebook and
 the whole at exit (or by `make grade`'s clean-up of a killed process's folders); and the slot
 (`claim_slot`), held while the process lives.  The Jupyter server, where the formgrader calls
@@ -67,7 +67,7 @@ class _Prepared:
         self.pid, self.folder, self.home, self.slot, self._holder = os.getpid(), None, None, None, None
 
     def make(self):
-        from coursetools.grading.kernel import check_sandbox, claim_slot
+        from coursetools.grading.kernel import probe_sandbox, claim_slot
 
         if shutil.which("bwrap") is None:
             raise SandboxUnavailable(refusal("bubblewrap (bwrap) is not installed"))
@@ -76,7 +76,7 @@ class _Prepared:
         folder = tempfile.mkdtemp(prefix=f"coursetools-{self.pid}-", dir=where)
         try:
             os.chmod(folder, 0o755)
-            home = str(check_sandbox(folder))
+            home = str(probe_sandbox(folder))
             slot, holder = claim_slot()
         except GradingError as problem:
             _remove(folder)

@@ -17,7 +17,7 @@ from distributed.utils import sync
 
 from coursetools.errors import GradingError
 from coursetools.grading.files import remove_tree
-from coursetools.grading.kernel import check_sandbox, claim_slot
+from coursetools.grading.kernel import probe_sandbox, claim_slot
 from coursetools.grading.submission import grade_submission
 
 PLUGIN = "coursetools-grader"
@@ -60,7 +60,7 @@ class GraderPlugin(WorkerPlugin):
                 self.launcher = None
                 if self.sandboxed:
                     try:
-                        home = check_sandbox(self.work)
+                        home = probe_sandbox(self.work)
                     except GradingError as problem:
                         self._problem = f"on the worker {os.uname().nodename} (pid {os.getpid()}): {problem}"
                     else:
@@ -108,7 +108,7 @@ def identity(value):
     return value
 
 
-def check_worker():
+def probe_worker():
     """Run on each worker before grading: the sandbox's arguments, or a GradingError saying why there is none."""
     return get_worker().plugins[PLUGIN].prepare() is not None
 
