@@ -5,7 +5,8 @@ The class cycles through the sample cases (right and wrong answers) of every
 assignment.  Two identical scratch courses are graded, one by each; the script
 checks that every cell's score agrees and prints, per grader: submissions per
 minute, the ratio, the peak memory of the whole process tree (kernels
-included), and for `grade` where a worker's time goes (starting and stopping
+included) and of the largest single process of each role (the client or nbgrader's own
+process, a Dask worker, a kernel with its sandbox), and for `grade` where a worker's time goes (starting and stopping
 kernels, running cells, the rest of nbgrader's pipeline).
 """
 import os
@@ -30,16 +31,23 @@ from coursetools.sample_class import CLASS, Case, write_submission  # noqa: E402
 PATH = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 
-def tree_rss(root_pid):
-    """Resident memory, bytes, of root_pid and all its descendants."""
-    parents, rss = {}, {}
+def tree(root_pid):
+    """{pid: (resident bytes, role)} of root_pid and all its descendants.
+
+    role: "main" for root_pid (stock nbgrader's process, or make grade's client), "kernel" for an
+    ipykernel and the sandbox's launcher and bwrap around it, "worker" for any other descendant
+    (make grade's Dask worker processes).
+    """
+    parents, found = {}, {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             stat = Path(f"/proc/{entry}/stat").read_text()
-            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
-            rss[int(entry)] = int(stat.rsplit(")", 1)[1].split()[21]) * os.sysconf("SC_PAGE_SIZE")
+            command = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = stat.rsplit(")", 1)[1].split()
+            parents[int(entry)] = int(fields[1])
+            found[int(entry)] = (int(fields[21]) * os.sysconf("SC_PAGE_SIZE"), command)
         except (OSError, ValueError, IndexError):
             continue
     family, grew = {root_pid}, True
@@ -47,20 +55,29 @@ def tree_rss(root_pid):
         more = {pid for pid, parent in parents.items() if parent in family} - family
         family |= more
         grew = bool(more)
-    return sum(rss.get(pid, 0) for pid in family)
+    roles = {}
+    for pid in family & set(found):
+        rss, command = found[pid]
+        kernel = any(word in command for word in ("ipykernel", "sandbox.py", "bwrap"))
+        roles[pid] = (rss, "main" if pid == root_pid else "kernel" if kernel else "worker")
+    return roles
 
 
 def timed(command, cwd):
-    """Run command; return (seconds, peak bytes of its process tree)."""
+    """Run command; return (seconds, peaks): peaks are bytes, {"tree": all processes at once, and for each
+    role of `tree` the largest one process of that role reached}."""
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, env={**os.environ, "PATH": PATH},
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    peak = [0]
+    peaks = {"tree": 0, "main": 0, "worker": 0, "kernel": 0}
 
     def sample():
         while process.poll() is None:
-            peak[0] = max(peak[0], tree_rss(process.pid))
-            time.sleep(1.0)  # sampling is cheap at this rate; both graders pay the same
+            now = tree(process.pid)
+            peaks["tree"] = max(peaks["tree"], sum(rss for rss, _ in now.values()))
+            for rss, role in now.values():
+                peaks[role] = max(peaks[role], rss)
+            time.sleep(0.5)  # sampling is cheap at this rate; both graders pay the same
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -68,7 +85,11 @@ def timed(command, cwd):
     sampler.join()
     if process.returncode != 0:
         raise RuntimeError(f"{command} failed:\n{errors[-3000:]}")
-    return time.perf_counter() - started, peak[0]
+    return time.perf_counter() - started, peaks
+
+
+def mib(peaks):
+    return ", ".join(f"{name} {value / 2 ** 20:.0f} MiB" for name, value in peaks.items() if value)
 
 
 def synthetic_class(course, per_assignment):
@@ -105,14 +126,14 @@ def main():
         total = sum(counts.values())
         print(f"synthetic class: {counts} submissions on {os.cpu_count()} cores")
 
-        stock_seconds, stock_peak = 0.0, 0
+        stock_seconds, stock_peaks = 0.0, {}
         for name, count in counts.items():
             if count:
-                seconds, peak = timed([sys.executable, "-m", "nbgrader", "autograde", name, "--force"], stock)
+                seconds, peaks = timed([sys.executable, "-m", "nbgrader", "autograde", name, "--force"], stock)
                 stock_seconds += seconds
-                stock_peak = max(stock_peak, peak)
+                stock_peaks = {k: max(v, stock_peaks.get(k, 0)) for k, v in peaks.items()}
                 print(f"  stock nbgrader autograde {name}: {count} in {seconds:.1f} s, {seconds / count:.2f} s each")
-        ours_seconds, ours_peak = timed([sys.executable, "-m", "coursetools", "grade", "--root", str(ours)], REPO)
+        ours_seconds, ours_peaks = timed([sys.executable, "-m", "coursetools", "grade", "--root", str(ours)], REPO)
 
         same = grades(ours) == grades(stock)
         stock_rate, ours_rate = total / stock_seconds * 60, total / ours_seconds * 60
@@ -121,9 +142,9 @@ def main():
         kernel = sum(o.timings.get("kernel", 0) for o in outcomes)
         cells = sum(o.timings.get("cells", 0) for o in outcomes)
         print(f"stock nbgrader autograde: {stock_seconds:.1f} s, {stock_rate:.1f} submissions/min, "
-              f"peak memory {stock_peak / 2 ** 20:.0f} MiB")
+              f"peak memory: {mib(stock_peaks)} (main: nbgrader's process)")
         print(f"make grade ({os.cpu_count()} workers, sandboxed): {ours_seconds:.1f} s, {ours_rate:.1f} submissions/min, "
-              f"peak memory {ours_peak / 2 ** 20:.0f} MiB")
+              f"peak memory: {mib(ours_peaks)} (main: the client; worker, kernel: the largest one)")
         print(f"ratio: {ours_rate / stock_rate:.2f}x stock (goal >= 2x); every cell's score equal: {same}")
         print(f"grade, summed over workers: {worker:.1f} s; starting and stopping sandboxed kernels "
               f"{kernel / worker:.0%}, running the cells {cells / worker:.0%}, "
