@@ -14,7 +14,7 @@ Two independent references, both computed here from a forward pass of our own:
 A Jacobian must come from the chain rule, not from a numerical derivative,
 which a complex step (or a high-order finite difference) computes as exactly:
 the weights, x and y are installed as guarded arrays
-(readonly.checking.Guarded), and sigma, d_sigma and network_function are
+(readonly.guards.Guarded), and sigma, d_sigma and network_function are
 bound, for the duration of the call, to versions that refuse complex numbers
 and a run of the network with a weight moved by a small step; so does
 arithmetic that makes a weight complex or adds such a step to it.  That
@@ -24,23 +24,12 @@ import random
 
 import numpy as np
 
-from readonly.backprop import PARAMETERS
-from readonly.checking import (
-    COMPLEX_STEP,
-    CheckFailed,
-    Watch,
-    failure,
-    floats,
-    guard,
-    installed,
-    is_complex,
-    moved,
-    received,
-    recognise,
-    watched_call,
-)
+from readonly.checking import CheckFailed, failure, floats, installed, received, recognise
 from readonly.gradients import central_difference, complex_step, relative_error
+from readonly.guards import COMPLEX_STEP, Watch, guard, is_complex, moved, watched_call
 
+#: The six parameters of the network, in the notebook's order (readonly.backprop trains them in it).
+PARAMETERS = ("W1", "W2", "W3", "b1", "b2", "b3")
 FD_STEP = 1e-6
 FD_TOLERANCE = 1e-5
 EXACT_TOLERANCE = 1e-12
@@ -199,7 +188,7 @@ def _guarded_activation(function, label, watch):
 def _learner_jacobian(namespace, name, params, x, y):
     """Call namespace[name](x, y) with params installed as the notebook's weights.
 
-    Fails when the function computes a numerical derivative (readonly.checking.watched_call):
+    Fails when the function computes a numerical derivative (readonly.guards.watched_call):
     it makes a weight complex, or runs network_function with a weight moved by a small step, real
     or imaginary.  Fails too when the function changes the weights, or runs network_function with
     weights other than the installed ones.  The notebook's own weights, network_function, sigma and

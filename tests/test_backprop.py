@@ -8,8 +8,9 @@ from conftest import REPO
 from notebook_code import run_cells
 
 from readonly import backprop, backprop_checks
-from readonly.checking import ANSWERS, CheckFailed, Guarded, installed, print_answers
+from readonly.checking import ANSWERS, CheckFailed, installed, print_answers
 from readonly.gradients import central_difference
+from readonly.guards import Guarded
 
 SOURCE = REPO / "source" / "backprop" / "1-Backpropagation.ipynb"
 FUNCTIONS = ("J_W3", "J_b3", "J_W2", "J_b2", "J_W1", "J_b1")

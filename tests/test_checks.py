@@ -14,17 +14,8 @@ from conftest import REPO
 
 from coursetools.course import assignments
 from readonly import backprop_checks, heights_checks
-from readonly.checking import (
-    NUMERICAL_DERIVATIVE,
-    CheckFailed,
-    Watch,
-    call,
-    guard,
-    moved,
-    named_shapes,
-    recognise,
-    watched_call,
-)
+from readonly.checking import CheckFailed, call, named_shapes, recognise
+from readonly.guards import NUMERICAL_DERIVATIVE, Watch, guard, moved, watched_call
 
 
 def solution_fragments():
@@ -158,7 +149,7 @@ def test_an_error_from_a_callable_without_code_is_still_a_failed_check():
     assert failed.value.mistake == "J_b3/raises-TypeError"
 
 
-# A numerical derivative, seen as it is computed (readonly.checking.Watch, Guarded).
+# A numerical derivative, seen as it is computed (readonly.guards.Watch, Guarded).
 
 def test_guarded_parameters_compute_as_numpy_does_and_stay_real():
     watch = Watch()

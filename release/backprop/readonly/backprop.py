@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import matplotlib.pyplot as plt
 import numpy as np
 
+from readonly.backprop_checks import PARAMETERS  # the six parameters: declared with the checks, which plot nothing
 from readonly.backprop_pictures import (  # noqa: F401 -- the notebook draws through this module
     LiveDisplay,
     TrainingPicture,
@@ -21,8 +22,7 @@ from readonly.backprop_pictures import (  # noqa: F401 -- the notebook draws thr
     live_available,
 )
 
-#: The six parameters, each paired with the name of its Jacobian function.
-PARAMETERS = ("W1", "W2", "W3", "b1", "b2", "b3")
+#: Each of the six parameters paired with the name of its Jacobian function.
 JACOBIANS = {name: "J_" + name for name in PARAMETERS}
 
 

@@ -3,7 +3,7 @@
 Central differences are the first oracle (their error is stated with them); complex steps the
 second, exact to rounding, which a central difference cannot match (a complex step, or a
 high-order finite difference, can: the checks catch those by how they are computed, see
-readonly.checking.Watch).  Both take a function that reads an array in place, so the same helper
+readonly.guards.Watch).  Both take a function that reads an array in place, so the same helper
 differentiates a network's cost with respect to a weight matrix and a Gaussian with respect to
 (mu, sig).  Importing this module has no side effects.
 """

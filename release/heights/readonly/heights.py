@@ -10,6 +10,10 @@ from matplotlib.colors import LogNorm
 from matplotlib.ticker import MaxNLocator
 import numpy as np
 
+# The region the contour plot always shows, in cm (it grows to hold the whole path), is where the checks
+# draw (mu, sig) from: declared with them, which import no plotting code.
+from readonly.heights_checks import MU_RANGE, SIG_RANGE
+
 #: Width of a histogram bin, in cm.
 BIN_WIDTH = 2.5
 #: Left edge of the first bin and number of bins: centres 51.25, 53.75, ..., 298.75 cm.
@@ -22,9 +26,6 @@ FREQUENCIES = (0.031, 0.013, 0.023, 0.064, 0.065, 0.126, 0.132, 0.127, 0.113,
 
 #: Where the pictures look: the bins outside this range are empty padding.
 VIEW = (140.0, 220.0)
-#: The region the contour plot always shows, in cm; it grows to hold the whole path.
-MU_RANGE = (150.0, 200.0)
-SIG_RANGE = (2.0, 35.0)
 #: The margin around the path: this fraction of its larger extent, and at least MIN_MARGIN cm.
 MARGIN = 0.06
 MIN_MARGIN = 1.0

@@ -10,7 +10,7 @@ definitions are put back afterwards, whatever happens.
 
 A derivative must be worked out by hand, not computed numerically: the
 learner's function gets x, mu and sig as guarded arrays
-(readonly.checking.Guarded), and the f (and dfdmu, dfdsig) bound for it
+(readonly.guards.Guarded), and the f (and dfdmu, dfdsig) bound for it
 refuse to be evaluated at a complex x, mu or sig, or at one moved by a small
 step; so does arithmetic that makes x, mu or sig complex or adds such a step
 to them.  That is how a complex step or a finite difference is computed, and
@@ -33,24 +33,13 @@ import random
 
 import numpy as np
 
-from readonly.checking import (
-    COMPLEX_STEP,
-    CheckFailed,
-    Watch,
-    failure,
-    floats,
-    guard,
-    installed,
-    is_complex,
-    moved,
-    plain,
-    received,
-    recognise,
-    watched_call,
-)
+from readonly.checking import CheckFailed, failure, floats, installed, received, recognise
 from readonly.gradients import central_difference, complex_step, relative_error
-from readonly.heights import MU_RANGE, SIG_RANGE  # the checks draw (mu, sig) from the region the contour shows
+from readonly.guards import COMPLEX_STEP, Watch, guard, is_complex, moved, plain, watched_call
 
+#: The region, in cm, the checks draw (mu, sig) from; readonly.heights' contour plot always shows it.
+MU_RANGE = (150.0, 200.0)
+SIG_RANGE = (2.0, 35.0)
 FUNCTIONS = ("dfdmu", "dfdsig", "steepest_step")
 #: Central differences move mu or sig by this fraction of sig.
 FD_STEP = 1e-5

@@ -1,0 +1,1 @@
+../../../readonly/guards.py
