@@ -55,9 +55,9 @@ release: $(BIN)/.installed  ## regenerate release/ and the learner notebooks fro
 corpus-table: $(BIN)/.installed  ## rewrite docs/corpus.md from tests/corpus.py
 	$(BIN)/python tests/corpus_table.py > docs/corpus.md
 
-FUZZ_EXAMPLES ?= 2000
-FUZZ_CLASSES ?= 30
-fuzz: $(BIN)/.installed bubblewrap  ## long property-based fuzzing of the grader, about 30 min (FUZZ_EXAMPLES per quick property, FUZZ_CLASSES classes graded; make test runs a few)
+FUZZ_EXAMPLES ?= 5000
+FUZZ_CLASSES ?= 80
+fuzz: $(BIN)/.installed bubblewrap  ## long property-based fuzzing of the grader, at least 30 min on 2 cores (FUZZ_EXAMPLES per quick property, FUZZ_CLASSES classes graded; make test runs a few)
 	PATH="$(abspath $(BIN)):$$PATH" FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_CLASSES=$(FUZZ_CLASSES) \
 		$(BIN)/python -m pytest -p no:warnings --hypothesis-show-statistics tests/test_fuzz.py
 
