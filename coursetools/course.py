@@ -18,21 +18,38 @@ REPO = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class Assignment:
-    """One assignment: its nbgrader name and its notebook's file name."""
+    """One nbgrader assignment: its name and the file names of its notebooks, in order of name.
+
+    Any assignment stock nbgrader grades is one: one notebook or several, other files beside them
+    (data, helper modules), manually graded cells.  The course's own assignments have one notebook
+    each, which `notebook`, `source`, `release` and `learner_copy` name when no notebook is given.
+    """
 
     name: str
-    notebook: str
+    notebooks: tuple
 
-    def source(self, root):
-        """The master notebook, with solutions and hidden tests."""
-        return Path(root) / "source" / self.name / self.notebook
+    @property
+    def notebook(self):
+        """The file name of the assignment's one notebook; ValueError if it has several."""
+        if len(self.notebooks) != 1:
+            raise ValueError(f"assignment {self.name!r} has {len(self.notebooks)} notebooks: "
+                             f"{', '.join(self.notebooks)}; name one")
+        return self.notebooks[0]
 
-    def release(self, root):
-        """The generated learner notebook."""
-        return Path(root) / "release" / self.name / self.notebook
+    def source(self, root, notebook=None):
+        """A master notebook, with solutions and hidden tests (the one notebook unless named)."""
+        return Path(root) / "source" / self.name / (notebook or self.notebook)
+
+    def sources(self, root):
+        """The master notebooks, in order."""
+        return [self.source(root, notebook) for notebook in self.notebooks]
+
+    def release(self, root, notebook=None):
+        """A generated learner notebook (the one notebook unless named)."""
+        return Path(root) / "release" / self.name / (notebook or self.notebook)
 
     def learner_copy(self, root):
-        """The learner notebook at the top of the repository."""
+        """The learner notebook at the top of the repository (of an assignment of one notebook)."""
         return Path(root) / self.notebook
 
 
@@ -54,12 +71,16 @@ def settings(root, db_url=None):
 
 
 def assignments(root=REPO):
-    """Every assignment under root/source, in order of name; each folder holds one notebook."""
+    """Every assignment under root/source, in order of name: each folder holding a notebook (*.ipynb) at its top.
+
+    As stock nbgrader's generate_assignment and autograde take them: the notebooks at the top of
+    the folder are the assignment's, everything else beside them (and below) its other files.
+    """
     found = []
     for folder in sorted((Path(root) / "source").iterdir()):
-        notebooks = sorted(folder.glob("*.ipynb"))
-        if folder.is_dir() and len(notebooks) == 1:
-            found.append(Assignment(folder.name, notebooks[0].name))
+        notebooks = tuple(sorted(p.name for p in folder.glob("*.ipynb") if p.is_file())) if folder.is_dir() else ()
+        if notebooks:
+            found.append(Assignment(folder.name, notebooks))
     return found
 
 
@@ -87,10 +108,11 @@ def nbgrader(root, *args, check=True):
 
 
 def release(root=REPO, database=True):
-    """Regenerate release/ from source/ and copy each learner notebook to the top of root."""
+    """Regenerate release/ from source/; copy each assignment's learner notebook, if it has one only, to root."""
     for assignment in assignments(root):
         nbgrader(root, "generate_assignment", assignment.name, "--force", *([] if database else ["--no-db"]))
-        shutil.copyfile(assignment.release(root), assignment.learner_copy(root))
+        if len(assignment.notebooks) == 1:  # learners of an assignment of several notebooks work in release/
+            shutil.copyfile(assignment.release(root), assignment.learner_copy(root))
 
 
 def graded_functions(notebook):
@@ -121,26 +143,93 @@ def cell_score(auto_score, manual_score, extra_credit):
     return (base or 0.0) + (extra_credit or 0.0)
 
 
-def function_scores(root, assignment, db_url=None):
-    """Scores per student and function, read from the gradebook (the course's, see settings, unless db_url).
+def checks_declared(root, assignment):
+    """Whether the grader's own check applies to assignment: a test cell of a source notebook declares a checks
+    module in its metadata ({"coursetools": {"checks": module}}, as coursetools.grading.answers.plan reads it).
 
-    Returns {student: {function: (score, max_score)}}, where a function's
-    score is the sum of its test cells' scores.
+    Without one, the assignment is graded exactly as stock nbgrader grades it, and reported per cell.
+    """
+    for path in assignment.sources(root):
+        for cell in nbformat.read(path, as_version=4).cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+            declared = cell.metadata.get("coursetools")
+            if (cell.cell_type == "code" and grade_id.startswith("test_") and isinstance(declared, dict)
+                    and isinstance(declared.get("checks"), str) and declared["checks"]):
+                return True
+    return False
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What an assignment's points are counted in, in notebook order.
+
+    unit: "function" where a checks module is declared, "cell" where none is; names: the parts;
+    of: {(notebook name, grade or task cell name): its part}; functions: the parts that are the
+    learner's functions (test cells named test_<function>[_...], the course's rule).
+    """
+
+    unit: str
+    names: tuple
+    of: dict
+    functions: frozenset
+
+    def part(self, notebook, cell):
+        """The part of a graded cell of notebook (its name without .ipynb); None for a cell the source lacks."""
+        return self.of.get((notebook, cell))
+
+
+def parts(root, assignment, checked=None):
+    """The Parts of assignment, from its source notebooks.
+
+    With a checks module (checked; by default checks_declared), each test cell counts for the function
+    it names and a graded cell naming none is a part of its own; without one, every graded cell (code
+    or markdown, autograded or manual, and task cells) is a part, named `<cell>` or, where the
+    assignment has several notebooks, `<notebook>/<cell>`.
+    """
+    checked = checks_declared(root, assignment) if checked is None else checked
+    sources = [(path.stem, nbformat.read(path, as_version=4)) for path in assignment.sources(root)]
+    functions = [f for _, notebook in sources for f in graded_functions(notebook)] if checked else []
+    names, of = [], {}
+    for stem, notebook in sources:
+        for cell in notebook.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            grade_id = meta.get("grade_id")
+            if grade_id in functions and meta.get("solution") and grade_id not in names:
+                names.append(grade_id)
+            if not grade_id or not (meta.get("grade") or meta.get("task")):
+                continue
+            try:
+                part = function_of(grade_id, functions) if cell.cell_type == "code" else None
+            except ValueError:
+                part = None
+            if part is None:
+                part = grade_id if len(sources) == 1 else f"{stem}/{grade_id}"
+            if part not in names:
+                names.append(part)
+            of[(stem, grade_id)] = part
+    return Parts("function" if checked else "cell", tuple(names), of, frozenset(functions))
+
+
+def function_scores(root, assignment, db_url=None, parts_=None):
+    """Scores per student and part, read from the gradebook (the course's, see settings, unless db_url).
+
+    Returns {student: {part: (score, max_score)}}, where a part's score is the sum of its cells'
+    scores; the parts (see `parts`) are the graded functions of an assignment with a checks module,
+    its graded cells otherwise.
     """
     from nbgrader.api import Gradebook  # slow to import; only the grading paths need it
 
-    functions = graded_functions(nbformat.read(assignment.source(root), as_version=4))
-    notebook_id = assignment.notebook.removesuffix(".ipynb")
+    parts_ = parts_ or parts(root, assignment)
     table = {}
     with Gradebook(settings(root, db_url)[1]) as gradebook:
         for submission in gradebook.assignment_submissions(assignment.name):
-            graded = gradebook.find_submission_notebook(notebook_id, assignment.name, submission.student_id)
-            row = {function: [0.0, 0.0] for function in functions}
-            for grade in graded.grades:
-                if grade.cell_type != "code":
-                    continue
-                cell = row[function_of(grade.name, functions)]
-                cell[0] += grade.score
-                cell[1] += grade.max_score
+            row = {part: [0.0, 0.0] for part in parts_.names}
+            for graded in submission.notebooks:
+                for grade in graded.grades:
+                    part = parts_.part(graded.name, grade.name)
+                    if part is None:
+                        continue  # a cell the source no longer has
+                    row[part][0] += grade.score
+                    row[part][1] += grade.max_score
             table[submission.student_id] = {f: tuple(v) for f, v in row.items()}
     return table

@@ -8,8 +8,8 @@ grades.csv -> a table of each student's score per function -> the class report
 import time
 from pathlib import Path
 
-from coursetools.course import REPO, assignments, function_scores, nbgrader, release
-from coursetools.sample_class import CLASS, functions_of, write_submission
+from coursetools.course import REPO, assignments, function_scores, nbgrader, parts, release
+from coursetools.sample_class import CLASS, write_submission
 
 
 def grade(root, names):
@@ -25,15 +25,17 @@ def grade(root, names):
 
 
 def score_table(root, name, cases=()):
-    """Lines of a table: one row per student, the score of each function and the total.
+    """Lines of a table: one row per student, the score of each function (or graded cell) and the total.
 
     cases: the sample cases, so that each row can say whether it scored as expected.
     """
-    functions = functions_of(root, name)
+    assignment = next(a for a in assignments(root) if a.name == name)
+    counted = parts(root, assignment)  # the graded functions; the graded cells where no checks module is declared
+    functions = list(counted.names)
     cases = {case.student: case for case in cases}
-    scores = function_scores(root, next(a for a in assignments(root) if a.name == name))
+    scores = function_scores(root, assignment, parts_=counted)
     width = max([len("student"), *map(len, scores)])
-    lines = [f"{name}: points per function"]
+    lines = [f"{name}: points per {counted.unit}"]
     columns = {f: max(8, len(f)) for f in functions}
     header = f"  {'student':<{width}}  " + "  ".join(f"{f:>{columns[f]}}" for f in functions) + "     total"
     lines.append(header + ("  as expected" if cases else ""))

@@ -2,15 +2,15 @@
 
 For each assignment it writes `reports/<assignment>/index.html`, `functions.csv`,
 `mistakes.csv` and `submissions.csv` (one row per submission: points, and the mistake each
-function is counted under).  Errors become exit codes here only.
+function is counted under).  An assignment that declares no checks module (any nbgrader
+assignment: several notebooks, manually graded cells) is counted per graded cell instead of per
+function (`coursetools.course.parts`), and its page says so.  Errors become exit codes here only.
 """
 import csv
 import sys
 from pathlib import Path
 
-import nbformat
-
-from coursetools.course import REPO, assignments, graded_functions, settings
+from coursetools.course import REPO, assignments, parts, settings
 from coursetools.errors import GradingError
 
 
@@ -38,7 +38,8 @@ def report(root=REPO, names=None, db_url=None, stream=None):
     written = []
     try:
         for assignment in chosen:
-            functions = graded_functions(nbformat.read(assignment.source(root), as_version=4))
+            counted = parts(root, assignment)
+            functions = list(counted.names)
             folder = root / "reports" / assignment.name
             folder.mkdir(parents=True, exist_ok=True)
             with open(folder / "submissions.csv", "w", newline="") as out:
@@ -53,11 +54,12 @@ def report(root=REPO, names=None, db_url=None, stream=None):
                                            *[f"{per_function[f][0]:g}" for f in functions],
                                            *[per_function[f][2] or "" for f in functions]]))
 
-                data = gather(path_of(root, db_url), gradebook, assignment.name, functions, each)
+                data = gather(path_of(root, db_url), gradebook, assignment.name, counted, each)
             write_csvs(data, folder)
             write_page(data, folder, shown_url(db_url))
             written.append(folder)
-            print(f"report of {assignment.name} ({data.submissions} submissions): {folder / 'index.html'}",
+            per = "" if counted.unit == "function" else " (no checks module: counted per graded cell)"
+            print(f"report of {assignment.name} ({data.submissions} submissions){per}: {folder / 'index.html'}",
                   file=stream or sys.stdout)
     finally:
         gradebook.close()

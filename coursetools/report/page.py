@@ -11,15 +11,18 @@ import io
 import statistics
 
 from coursetools.outcome import KINDS, NO_DIAGNOSIS
-from coursetools.report.data import UNRECORDED
+from coursetools.report.data import MANUAL, NOT_CHECKED, UNRECORDED
 
 #: Okabe-Ito colours, told apart with every common colour-vision deficiency.
-FULL, PARTIAL, ZERO = "#009E73", "#E69F00", "#D55E00"
+FULL, PARTIAL, ZERO, WAITING = "#009E73", "#E69F00", "#D55E00", "#56B4E9"
 BARS = "#0072B2"
 #: Mistakes shown per function on the page (mistakes.csv has them all).
 TOP_MISTAKES = 5
 MEANINGS = {**KINDS, NO_DIAGNOSIS: "lost points in the notebook, though the grader's own call found its answers right",
-            UNRECORDED: "graded without coursetools' grader (stock nbgrader), so no mistake was recorded"}
+            UNRECORDED: "graded without coursetools' grader (stock nbgrader), so no mistake was recorded",
+            MANUAL: "a cell of it awaits a manual grade (nbgrader's formgrader): 0 points until it is graded",
+            NOT_CHECKED: "lost points in the notebook (a failed test, an error, an answer left blank); no checks "
+                         "module covers it, so the grader has no diagnosis of its own"}
 
 
 def csv_row(cells):
@@ -29,16 +32,23 @@ def csv_row(cells):
 
 
 def write_csvs(report, folder):
-    """functions.csv (function, submissions, full, partial, zero) and mistakes.csv (function, mistake, submissions)."""
+    """functions.csv (function, submissions, full, partial, zero) and mistakes.csv (function, mistake, submissions).
+
+    For an assignment counted per cell (no checks module), the first column of both is "cell", and
+    functions.csv has a last column, awaiting_manual_grade.
+    """
+    per_cell = report.unit == "cell"
     with open(folder / "functions.csv", "w", newline="") as out:
         table = csv.writer(out)
-        table.writerow(["function", "submissions", "full", "partial", "zero"])
+        table.writerow([report.unit, "submissions", "full", "partial", "zero",
+                        *(["awaiting_manual_grade"] if per_cell else [])])
         for function in report.functions:
             counts = report.outcomes[function]
-            table.writerow([function, report.submissions, counts["full"], counts["partial"], counts["zero"]])
+            table.writerow(csv_row([function, report.submissions, counts["full"], counts["partial"], counts["zero"],
+                                    *([counts["manual"]] if per_cell else [])]))
     with open(folder / "mistakes.csv", "w", newline="") as out:
         table = csv.writer(out)
-        table.writerow(["function", "mistake", "submissions"])
+        table.writerow([report.unit, "mistake", "submissions"])
         for (function, mistake), count in ranked(report):
             table.writerow(csv_row([function, mistake, count]))
 
@@ -85,22 +95,25 @@ def totals_figure(report):
 
 
 def functions_figure(report):
-    """Stacked bars: each function's share of full, partial and zero marks, with counts."""
+    """Stacked bars: each part's share of full, partial and zero marks (and of those awaiting a manual grade)."""
     figure = _figure(6.4, 0.6 + 0.55 * len(report.functions))
     ax = figure.subplots()
     rows = list(reversed(report.functions))
     left = [0.0] * len(rows)
     total = max(report.submissions, 1)
-    for outcome, colour in (("full", FULL), ("partial", PARTIAL), ("zero", ZERO)):
+    kinds = [("full", FULL, "full marks"), ("partial", PARTIAL, "partial marks"), ("zero", ZERO, "zero marks")]
+    if any(report.outcomes[f]["manual"] for f in rows):
+        kinds.append(("manual", WAITING, "awaiting a manual grade"))
+    for outcome, colour, label in kinds:
         counts = [report.outcomes[f][outcome] for f in rows]
         shares = [100 * c / total for c in counts]
-        bars = ax.barh(rows, shares, left=left, color=colour, label=f"{outcome} marks")
+        bars = ax.barh(rows, shares, left=left, color=colour, label=label)
         ax.bar_label(bars, labels=[str(c) if s >= 6 else "" for c, s in zip(counts, shares)], label_type="center",
                      fontsize=8, color="white")
         left = [a + b for a, b in zip(left, shares)]
     ax.set_xlim(0, 100)
     ax.set_xlabel(f"share of the {report.submissions} submissions (%); bars labelled with counts")
-    ax.legend(ncols=3, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False, fontsize=8)
+    ax.legend(ncols=len(kinds), loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False, fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
     return figure
 
@@ -125,11 +138,13 @@ def _e(text):
 def _mistakes_html(report):
     parts = []
     for function in report.functions:
-        lost = report.outcomes[function]["partial"] + report.outcomes[function]["zero"]
+        counts = report.outcomes[function]
+        lost = counts["partial"] + counts["zero"] + counts["manual"]
         found = [(key, count) for key, count in ranked(report) if key[0] == function][:TOP_MISTAKES]
         parts.append(f"<h3><code>{_e(function)}</code>: {lost} of {report.submissions} submissions lost points</h3>")
         if not found:
-            parts.append("<p>No mistakes: every submission had full marks.</p>")
+            parts.append("<p>No points lost: every submission had full marks.</p>" if report.unit == "cell" else
+                         "<p>No mistakes: every submission had full marks.</p>")
             continue
         rows = "".join(
             f"<tr><td><code>{_e(mistake)}</code><div class=meaning>{_e(MEANINGS.get(mistake, ''))}</div></td>"
@@ -139,6 +154,29 @@ def _mistakes_html(report):
         parts.append("<table><tr><th>mistake</th><th>submissions</th><th>of those that lost points</th>"
                      f"<th>the message a learner saw</th></tr>{rows}</table>")
     return "\n".join(parts)
+
+
+def _scope_html(report):
+    """What the report can say of this assignment: per function with the grader's check, per cell without."""
+    if report.unit == "function":
+        return ""
+    return ("<p class=note>This assignment declares no checks module, so coursetools' grader graded it exactly as "
+            "stock nbgrader does and has no diagnosis of its own: points are counted per graded cell "
+            "(<code>notebook/cell</code> where it has several notebooks), and each cell that lost points is "
+            "counted under what the grader saw (a problem of the submission, a cell awaiting a manual grade, "
+            "or <code>not-checked</code>), not under a mistake.</p>")
+
+
+def _notebooks_html(report):
+    """Points per notebook, where the assignment has several."""
+    if len(report.notebooks) < 2:
+        return ""
+    rows = "".join(f"<tr><td><code>{_e(name)}.ipynb</code></td><td class=n>{maximum:g}</td>"
+                   f"<td class=n>{total / max(report.submissions, 1):.2f}</td><td class=n>{full}</td>"
+                   f"<td class=n>{zero}</td></tr>"
+                   for name, (total, maximum, full, zero) in sorted(report.notebooks.items()))
+    return ("<h2>Points per notebook</h2><table><tr><th>notebook</th><th>max points</th><th>mean points</th>"
+            f"<th>with full marks</th><th>with 0 points</th></tr>{rows}</table>")
 
 
 def _problems_html(report):
@@ -158,7 +196,8 @@ def _problems_html(report):
 STYLE = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
 table{border-collapse:collapse;margin:0.5rem 0 1.5rem}td,th{border-bottom:1px solid #ddd;padding:0.3rem 0.6rem;
 vertical-align:top;text-align:left}td.n{text-align:right}pre{margin:0;white-space:pre-wrap;font-size:0.8rem}
-.meaning{font-size:0.8rem;color:#555}img{max-width:100%}.summary td{border:none}"""
+.meaning{font-size:0.8rem;color:#555}img{max-width:100%}.summary td{border:none}
+.note{background:#f3f3f3;padding:0.6rem 0.8rem}"""
 
 
 def write_page(report, folder, source):
@@ -167,12 +206,13 @@ def write_page(report, folder, source):
     mean = sum(k * n for k, n in report.totals.items()) / max(report.submissions, 1)
     median = statistics.median_low(sorted(report.totals.elements())) if report.submissions else 0
     timing = (f"median {statistics.median(seconds):.1f} s, slowest {seconds[-1]:.1f} s" if seconds else "none journaled")
-    figures = [("Total points", totals_figure(report)), ("Marks per function", functions_figure(report))]
+    per = f"Marks per {report.unit}"
+    figures = [("Total points", totals_figure(report)), (per, functions_figure(report))]
     if seconds:
         figures.append(("Grading time", seconds_figure(report)))
     images = {title: _png(figure) for title, figure in figures}
     body = [
-        f"<h1>What the class got wrong: {_e(report.assignment)}</h1>",
+        f"<h1>What the class got wrong: {_e(report.assignment)}</h1>", _scope_html(report),
         "<table class=summary>"
         f"<tr><td>submissions</td><td>{report.submissions}</td></tr>"
         f"<tr><td>mean points</td><td>{mean:.2f} of {report.max_score:g} (median {median:g})</td></tr>"
@@ -181,9 +221,10 @@ def write_page(report, folder, source):
         f"<tr><td>grading time</td><td>{_e(timing)}</td></tr>"
         f"<tr><td>from</td><td>{_e(source)}</td></tr></table>",
         f"<h2>Total points</h2><img alt='total points per submission' src='{images['Total points']}'>",
-        f"<h2>Marks per function</h2><img alt='full, partial and zero marks per function' "
-        f"src='{images['Marks per function']}'>",
-        "<h2>The most common mistakes</h2>", _mistakes_html(report),
+        f"<h2>{per}</h2><img alt='full, partial and zero marks per {report.unit}' src='{images[per]}'>",
+        _notebooks_html(report),
+        "<h2>The most common mistakes</h2>" if report.unit == "function" else
+        "<h2>Where points were lost</h2>", _mistakes_html(report),
         "<h2>Submissions with problems</h2>", _problems_html(report),
     ]
     if seconds:
