@@ -108,9 +108,25 @@ def nbgrader(root, *args, check=True):
 
 
 def release(root=REPO, database=True):
-    """Regenerate release/ from source/; copy each assignment's learner notebook, if it has one only, to root."""
+    """Regenerate release/ from source/; copy each assignment's learner notebook, if it has one only, to root.
+
+    Each assignment is generated into a scratch folder first and swapped in only once nbgrader
+    succeeded: a failed run leaves the committed release/<assignment> as it was.
+    """
+    import tempfile
+
     for assignment in assignments(root):
-        nbgrader(root, "generate_assignment", assignment.name, "--force", *([] if database else ["--no-db"]))
+        scratch = Path(tempfile.mkdtemp(prefix=".release-", dir=root))
+        try:
+            nbgrader(root, "generate_assignment", assignment.name, "--force",
+                     f"--CourseDirectory.release_directory={scratch}", *([] if database else ["--no-db"]))
+            target = Path(root) / "release" / assignment.name
+            target.parent.mkdir(exist_ok=True)
+            if target.exists():
+                target.rename(scratch / "previous")
+            (scratch / assignment.name).rename(target)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
         if len(assignment.notebooks) == 1:  # learners of an assignment of several notebooks work in release/
             shutil.copyfile(assignment.release(root), assignment.learner_copy(root))
 
@@ -143,20 +159,29 @@ def cell_score(auto_score, manual_score, extra_credit):
     return (base or 0.0) + (extra_credit or 0.0)
 
 
+#: The cell metadata by which a source notebook's test cell declares the checks module that checks
+#: its function: {"coursetools": {"checks": "readonly.backprop_checks"}}.
+METADATA_KEY = "coursetools"
+
+
+def declared_checks(cell):
+    """The checks module a source notebook's test cell (a code cell with grade_id test_...) declares, or None."""
+    grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
+    declared = cell.get("metadata", {}).get(METADATA_KEY)
+    module = declared.get("checks") if isinstance(declared, dict) else None
+    if cell.get("cell_type") != "code" or not str(grade_id).startswith("test_"):
+        return None
+    return module if isinstance(module, str) and module else None
+
+
 def checks_declared(root, assignment):
-    """Whether the grader's own check applies to assignment: a test cell of a source notebook declares a checks
-    module in its metadata ({"coursetools": {"checks": module}}, as coursetools.grading.answers.plan reads it).
+    """Whether the grader's own call applies to assignment: a test cell of a source notebook declares a checks
+    module (declared_checks).
 
     Without one, the assignment is graded exactly as stock nbgrader grades it, and reported per cell.
     """
-    for path in assignment.sources(root):
-        for cell in nbformat.read(path, as_version=4).cells:
-            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
-            declared = cell.metadata.get("coursetools")
-            if (cell.cell_type == "code" and grade_id.startswith("test_") and isinstance(declared, dict)
-                    and isinstance(declared.get("checks"), str) and declared["checks"]):
-                return True
-    return False
+    return any(declared_checks(cell) for path in assignment.sources(root)
+               for cell in nbformat.read(path, as_version=4).cells)
 
 
 @dataclass(frozen=True)

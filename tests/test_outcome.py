@@ -160,3 +160,23 @@ def test_the_course_s_test_cells_declare_their_checks(assignment, module):
     assert found["module"] == module
     assert sorted(found["functions"]) == sorted(graded_functions(source))
     assert all(grade_id.endswith("_hidden") for grade_id in found["functions"].values())
+
+
+def test_the_grader_s_cells_go_only_into_the_notebook_whose_source_planned_them():
+    """An assignment of several notebooks: each notebook gets the calls of its own functions, and no other."""
+    from coursetools.grading.answers import CELL_KEY, AddGraderCells
+
+    declared = {"coursetools": {"checks": "readonly.some_checks"}}
+    planned = {**_plan_of(_notebook(("test_f", "", declared))), "cases": {"f": [[1]]}}
+    step = AddGraderCells(answer_plans={"first": planned})
+    for name, expected in (("first", ["f"]), ("second", [])):
+        nb = _notebook(("test_f", "", {}))
+        nb, resources = step.preprocess(nb, {"unique_key": name})
+        assert [c.metadata[CELL_KEY] for c in nb.cells if CELL_KEY in c.metadata] == expected
+        assert list(resources["coursetools"]["added"]) == expected
+
+
+def _plan_of(source):
+    from coursetools.grading.answers import plan
+
+    return plan(source)

@@ -121,3 +121,21 @@ def test_each_function_has_a_visible_and_a_hidden_test_cell_with_a_docstring(ass
         first = cell.source.splitlines()[0]
         assert first.startswith('"""') and first.endswith('"""') and len(first) > 10, grade_id
         assert cell.metadata["nbgrader"]["points"] == (2 if grade_id.endswith("_hidden") else 1)
+
+
+def test_a_failed_generate_assignment_leaves_the_release_as_it_was(tmp_path):
+    """nbgrader's --force deletes its destination first; release() generates into a scratch folder instead."""
+    from conftest import copy_course
+
+    course = copy_course(tmp_path)
+    before = files_under(course / "release")
+    assert len(before) > 4
+    source = next(iter(ASSIGNMENTS)).source(course)
+    nb = nbformat.read(source, as_version=4)
+    graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    graded[1].metadata["nbgrader"]["grade_id"] = graded[0].metadata["nbgrader"]["grade_id"]  # nbgrader refuses
+    nbformat.write(nb, source)
+    with pytest.raises(RuntimeError, match="generate_assignment"):
+        release(course, database=False)
+    assert files_under(course / "release") == before
+    assert [p.name for p in course.iterdir() if p.name.startswith(".release-")] == []

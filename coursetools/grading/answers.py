@@ -16,7 +16,7 @@ from nbformat.v4 import new_code_cell
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Dict
 
-from coursetools.course import function_of, graded_functions, tests_function
+from coursetools.course import declared_checks, function_of, graded_functions, tests_function
 from coursetools.errors import GradingError
 from coursetools.outcome import Mistake, Problem
 
@@ -24,18 +24,6 @@ from coursetools.outcome import Mistake, Problem
 CELL_KEY = "coursetools_answers"
 #: The line print_answers writes before its JSON (readonly.checking.ANSWERS).
 ANSWERS = "coursetools-answers: "
-#: The cell metadata by which a source notebook's test cell declares the checks module that checks
-#: its function: {"coursetools": {"checks": "readonly.backprop_checks"}}.
-METADATA_KEY = "coursetools"
-
-
-def declared_checks(cell):
-    """The checks module a source notebook's code cell declares in its metadata, or None."""
-    declared = cell.get("metadata", {}).get(METADATA_KEY)
-    module = declared.get("checks") if isinstance(declared, dict) else None
-    return module if isinstance(module, str) and module else None
-
-
 def plan(source):
     """{'module': checks module, 'functions': {function: grade_id of its last test cell}} of a source notebook.
 
@@ -49,7 +37,7 @@ def plan(source):
     last, modules = {}, set()
     for cell in source.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
-        module = declared_checks(cell) if cell.cell_type == "code" and grade_id.startswith("test_") else None
+        module = declared_checks(cell)
         if module:
             with contextlib.suppress(ValueError):
                 last[function_of(grade_id, functions)] = grade_id
@@ -101,12 +89,13 @@ def take_cells(nb, added):
 class AddGraderCells(NbGraderPreprocessor):
     """The step before execution: the grader's cells go in (add_cells); resources["coursetools"]["added"] says which."""
 
-    answer_plan = Dict(help="plan() of the source, plus 'cases': {function: cases} drawn for this "
-                            "submission; empty: no cells").tag(config=True)
+    answer_plans = Dict(help="{notebook name: plan() of its source, plus 'cases': {function: cases} drawn for "
+                             "this submission}; a notebook not named gets no cells").tag(config=True)
 
     def preprocess(self, nb, resources):
         found = resources.setdefault("coursetools", {})
-        found["added"] = add_cells(nb, self.answer_plan) if self.answer_plan else {}
+        answer_plan = self.answer_plans.get(resources.get("unique_key"))
+        found["added"] = add_cells(nb, answer_plan) if answer_plan else {}
         return nb, resources
 
 

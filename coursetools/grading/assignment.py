@@ -56,18 +56,11 @@ def bundle(root, name, gradebook, course_id):
     source = Path(root) / "source" / name
     notebooks = sorted(source.glob("*.ipynb"))
     files = _source_files(source)
-    plans = [answers.plan(nbformat.read(path, as_version=4)) for path in notebooks]
-    if len(notebooks) > 1 and any(plans):
-        # The grader's cells would go into every notebook, and the notebooks that lack a function would
-        # report no answer for it: its points would be taken back.  Until the check is planned per
-        # notebook, such an assignment is refused rather than graded wrong.
-        raise GradingError(f"assignment {name!r} declares a checks module and has {len(notebooks)} notebooks: the "
-                           "grader's own check works on an assignment of one notebook only; split it, or remove "
-                           "the checks module to grade it as stock nbgrader does")
+    plans = {path.stem: answers.plan(nbformat.read(path, as_version=4)) for path in notebooks}
     data = {"assignment": name, "course_id": course_id,
             "config": (Path(root) / "nbgrader_config.py").read_text(),
             "files": files, "gradebook": structure(gradebook, name),
-            "checks": next((p for p in plans if p), {})}
+            "checks": {notebook: plan for notebook, plan in plans.items() if plan}}
     data["key"] = hashlib.sha256(pickle.dumps(
         {k: v for k, v in data.items() if k != "files"}) + json.dumps(sorted(
             (p, hashlib.sha256(c).hexdigest()) for p, c in files.items())).encode()).hexdigest()

@@ -79,10 +79,13 @@ def autograde(bundle, task, options, course, seed):
         if options.get(name):
             setattr(config.GuardedExecute, name, options[name])
     config.GuardedExecute.shutdown_kernel = "immediate"  # all cells have run: no need to wait for it
-    if bundle["checks"]:
-        with checks_from(course / "source" / assignment, bundle["checks"]["module"]) as checks:
-            cases = checks.grader_cases(seed)
-        config.AddGraderCells.answer_plan = {**bundle["checks"], "cases": cases}
+    cases = {}  # of each checks module
+    for notebook, plan in bundle["checks"].items():
+        if plan["module"] not in cases:
+            with checks_from(course / "source" / assignment, plan["module"]) as checks:
+                cases[plan["module"]] = checks.grader_cases(seed)
+    config.AddGraderCells.answer_plans = {notebook: {**plan, "cases": cases[plan["module"]]}
+                                          for notebook, plan in bundle["checks"].items()}
     if options.get("sandbox") is not None:
         config.GuardedExecute.sandboxed = True
         config.SandboxedKernelManager.work = options.get("kernel_folder") or str(course)

@@ -119,12 +119,13 @@ def _grade(bundle, task, options, course, graded):
                 grades={g.name: [g.auto_score, g.needs_manual_grade] for g in notebook.grades},
                 comments={c.name: c.auto_comment for c in notebook.comments},
                 late_penalty=notebook.late_submission_penalty)
-    if present and bundle["checks"]:
-        got = {}
-        for part in found.values():
-            got.update(part.get("answers", {}))
-        with answers.checks_from(course / "source" / assignment, bundle["checks"]["module"]) as checks:
-            outcome.mistakes = diagnose(got, checks.judge)
+    got = {}  # {function: [cases, answers]} of every notebook the grader's own call planned
+    for notebook, plan in bundle["checks"].items() if present else ():
+        mine = found.get(notebook, {}).get("answers", {})
+        with answers.checks_from(course / "source" / assignment, plan["module"]) as checks:
+            outcome.mistakes.update(diagnose(mine, checks.judge))
+        got.update(mine)
+    if got:
         outcome.problems += answers.cross_check(graded.notebooks, got, outcome.mistakes)
     if output.is_dir():
         # Only what nbgrader wrote comes back: the assignment's notebooks (their outputs made inert by

@@ -201,7 +201,7 @@ def add(report, student, scores, outcome, manual=()):
         else:
             found = outcome.counted_under(function, score, maximum)
             if found == NO_DIAGNOSIS and report.checked is not None and function not in report.checked:
-                found = NOT_CHECKED  # the grader's own check never ran on it: it has nothing to say
+                found = NOT_CHECKED  # the grader's own call never ran on it: it has nothing to say
         if found:
             found_all[function] = found
             report.mistakes[(function, found)] += 1
