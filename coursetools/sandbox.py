@@ -33,7 +33,7 @@ import subprocess
 import sys
 
 if not __package__:  # run as a script (the kernel spec's command): the package's folder is not on sys.path
-    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from coursetools.cgroups import SandboxGroups  # noqa: E402 (the standard library's only)
 
 #: The user id kernels run as when the grader is root: "nobody" (65534) for the first

@@ -294,14 +294,17 @@ TESTS_N = (1, 5, 12, 20, 37)
 
 def grader_cases(seed):
     """Cases for the grader's own call of each function (coursetools.grading), sizes and data all drawn
-    from seed: n1 in (3, 5, 8), n2 in (2, 4, 6) (never square), N in 2..40, none of TESTS_N, n1 or n2."""
+    from seed: n1 in (3, 5, 8), n2 in (4, 9, 10), N in 3..40, none of TESTS_N, n1, n2 or the notebook's
+    sizes (1, 2, 6, 7).  No two sizes of a case are equal and none is the network's input or output
+    size, so no weight matrix is square and no wrong shape fits by chance: a function's verdict and
+    its mistake do not depend on the draw."""
     draw = random.Random(seed)
     cases = {}
     for number, name in enumerate(("J_b3", "J_b2", "J_W1", "J_b1")):
         cases[name] = []
         for case in range(3):
-            n1, n2 = draw.choice((3, 5, 8)), draw.choice((2, 4, 6))
-            N = draw.choice([n for n in range(2, 41) if n not in (*TESTS_N, n1, n2)])
+            n1, n2 = draw.choice((3, 5, 8)), draw.choice((4, 9, 10))
+            N = draw.choice([n for n in range(3, 41) if n not in (*TESTS_N, n1, n2, 6, 7)])
             cases[name].append([n1, n2, N, seed + 10 * number + case])
     return cases
 

@@ -210,8 +210,8 @@ return J
     bp("breakage", "deleted-test-cells-of-a-right-function",
        [("test_J_b2", None, None), ("test_J_b2_hidden", None, None)], ["J_b2"],
        note="nbgrader scores a deleted test cell 0: deleting a test costs its function, not the others"),
-    bp("trick", "trick-exits-the-kernel", [("J_b1", HEADER, "import os\n    os._exit(1)\n    " + HEADER)], ["*"],
-       note="stock nbgrader drops the whole notebook when its kernel dies"),
+    bp("trick", "trick-exits-the-kernel", [("J_b1", HEADER, "import os\n    os._exit(1)\n    " + HEADER)], ["J_b1"],
+       note="the cells run before the kernel died keep their points (stock nbgrader drops the whole notebook)"),
 ]
 
 

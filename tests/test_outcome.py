@@ -107,6 +107,16 @@ def test_the_cross_check_takes_back_only_the_points_of_a_function_whose_answers_
     assert silent["nb"].grades["test_J_b2"][0] == 0.0 and mistakes["J_b2"].id == "J_b2/no-answer"
 
 
+def test_a_function_one_of_whose_tests_failed_keeps_the_points_of_the_tests_it_passed():
+    """Partial credit is the tests' own verdict (a visible test passed by a function wrong for other sizes)."""
+    notebooks = {"nb": NotebookGrades(graded=["test_J_W1", "test_J_W1_hidden"],
+                                      grades={"test_J_W1": [1.0, False], "test_J_W1_hidden": [0.0, False]})}
+    mistakes = {"J_W1": Mistake("J_W1/shapes-do-not-fit", "J_W1 is not right yet.")}
+    assert cross_check(notebooks, {"J_W1": [[1], [[2.0]]]}, mistakes) == []
+    assert notebooks["nb"].grades["test_J_W1"] == [1.0, False]
+    assert mistakes["J_W1"].id == "J_W1/shapes-do-not-fit"  # still what the report counts
+
+
 def test_an_outcome_is_plain_json_for_other_tools():
     data = json.loads(sample().to_json())
     assert data["version"] == 2 and data["problems"] == [["kernel-died", "the kernel died\\x1b[31m"]]

@@ -18,12 +18,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 
 #: Grades one pickled (bundle, task) with the installed coursetools, in the sandbox, as a worker does.
 WORKER = textwrap.dedent("""
-    import pickle, sys, tempfile
+    import os, pickle, sys, tempfile
     import coursetools
     from coursetools import sandbox
     from coursetools.grading.kernel import probe_sandbox, claim_slot
     from coursetools.grading.submission import grade_submission
-    assert not coursetools.__file__.startswith(sys.argv[2]), coursetools.__file__
+    assert not coursetools.__file__.startswith(os.path.join(sys.argv[2], '')), coursetools.__file__
     bundle, task = pickle.load(open(sys.argv[1], "rb"))
     work = tempfile.mkdtemp()
     slot, holder = claim_slot()

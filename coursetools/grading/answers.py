@@ -132,7 +132,11 @@ def checks_from(folder, module):
 
 
 def cross_check(notebooks, got, mistakes):
-    """Take back the points of every function whose own tests passed but whose answers are wrong.
+    """Take back the points of every function whose own tests all passed but whose answers are wrong.
+
+    Only where every test cell of a function passed: where one failed, the tests ran and judged the
+    function, and its points (a visible test passed by a function wrong for other sizes) are stock
+    nbgrader's; a notebook that silences its tests makes them all pass.
 
     notebooks: {notebook: NotebookGrades}, changed in place; got: {function: [cases, answers]}
     from take_cells; mistakes: {function: Mistake} of the functions whose answers judging rejected;
@@ -143,8 +147,8 @@ def cross_check(notebooks, got, mistakes):
     for function, (cases, answers) in sorted(got.items()):
         cells = [(notebook, grade_id) for notebook, data in notebooks.items() for grade_id in data.grades
                  if tests_function(grade_id, function)]
-        if not any((notebooks[n].grades[g][0] or 0) > 0 for n, g in cells):
-            continue  # nothing to take back
+        if not cells or not all((notebooks[n].grades[g][0] or 0) > 0 for n, g in cells):
+            continue  # a test of it failed: the tests judged it themselves, and stock scoring stands
         if not isinstance(answers, list) or len(answers) != len(cases):
             mistakes[function] = Mistake(f"{function}/no-answer", f"{function}: the grader's call of it did not "
                                          "report back (the notebook stopped it, or changed it).")
