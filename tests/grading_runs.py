@@ -73,3 +73,16 @@ def prepared_postgres(course, url):
     for assignment in assignments(course):
         nbgrader(course, "generate_assignment", assignment.name, "--force", "--db", url)
     return url
+
+
+def alive(pid):
+    """Whether the process pid (a string of digits, from a folder's or cgroup's name) still runs."""
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

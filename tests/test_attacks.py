@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from conftest import REPO, copy_course
 from corpus import WRONG_J_b3
-from grading_runs import FAST, PYTHON_PATH, SKIP_TESTS, cell_error_names, in_front_of_J_b1, run_grader
+from grading_runs import FAST, alive, PYTHON_PATH, SKIP_TESTS, cell_error_names, in_front_of_J_b1, run_grader
 
 from coursetools.course import find, function_scores, nbgrader, release
 from coursetools.grading.execute import MAX_NOTEBOOK_OUTPUT_BYTES, MAX_OUTPUT_BYTES
@@ -269,19 +269,8 @@ def test_nothing_is_left_behind(attacked):
     # Only what appeared while this class was graded and whose process is gone: a shared machine's other
     # runs, still grading, are not ours to count (every process of this run has ended by now).
     assert [name for name in attacked["shm_left"] if name.startswith("coursetools-")
-            and not _alive(name.split("-")[1])] == []
+            and not alive(name.split("-")[1])] == []
 
-
-def _alive(pid):
-    """Whether the process pid (a string of digits, from a folder's name) still runs."""
-    if not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True
 
 

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from grading_runs import alive
 
 from coursetools import cgroups, sandbox
 
@@ -162,14 +163,4 @@ def test_no_cgroup_of_these_sandboxes_is_left(measured):
     assert left == []
     # Nor any group of a launcher that is gone (ours or another test's): the cpu hierarchy holds no orphans.
     groups = Path(cgroups.cpu_cgroup()[0]).glob(cgroups.CGROUP_PREFIX + "*")
-    assert [path for path in groups if not _alive(path.name[len(cgroups.CGROUP_PREFIX):])] == []
-
-
-def _alive(pid):
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except (OSError, ValueError):
-        pass
-    return True
+    assert [path for path in groups if not alive(path.name[len(cgroups.CGROUP_PREFIX):])] == []
