@@ -1,9 +1,11 @@
 """Feedback that teaches: a failing test's message comes first, and hidden tests can keep their code to themselves.
 
 TeachingFeedback is a preprocessor for stock `nbgrader generate_feedback`,
-switched on in nbgrader_config.py. For every test cell with an error it puts
-the error's message (what was expected, what came back, the likely cause)
-above the traceback. With ``withhold_hidden_tests`` it also removes the code
+switched on in nbgrader_config.py. For every test cell with an error it shows
+the error's message (what was expected, what came back, the likely cause) once,
+first: a failed check's message alone (as the notebook shows it, see
+`readonly.checking.CheckFailed`), any other error's message above its
+traceback, in which the grader's folders are left out of the file names. With ``withhold_hidden_tests`` it also removes the code
 of hidden tests and their tracebacks from the feedback, keeping the message,
 so learners learn what went wrong without seeing the hidden cases; of what a
 hidden test cell printed, only that message is kept.  A notebook can record the
@@ -13,6 +15,8 @@ withheld too.  (What it prints in another form is no use to it: the grader's own
 check draws its cases for each grading, so a function that knows the hidden
 cases still loses the points it does not earn.)
 """
+import re
+
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool
@@ -66,11 +70,54 @@ def _texts(output):
 MAX_HIDDEN_MESSAGE = 2000
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+#: The folders of a file name in a traceback that are the grader's, not the learner's: everything up to the
+#: submission's own folder (.../autograded/<student>/<assignment>/), or to an installation's site-packages/.
+_GRADER_FOLDERS = re.compile(r"(?:/[^\s/:'\"\x1b]+)*/(?:autograded/[^\s/:'\"\x1b]+/[^\s/:'\"\x1b]+/|(?=site-packages/))")
+
+
+def plain(text):
+    """text without its ANSI colour codes."""
+    return _ANSI.sub("", str(text))
+
+
+def without_grader_folders(line):
+    """A traceback line with the grader's folders left out of its file names (see _GRADER_FOLDERS)."""
+    return _GRADER_FOLDERS.sub("", str(line))
+
+
 def message_of(error):
-    """The lines a learner should read first for an error output."""
+    """The lines a learner should read first for an error output.
+
+    A failed check's whole message: the traceback the notebook showed, when it is that message (IPython
+    shows a CheckFailed as its message alone), else the error's value (which the grader may have cut short).
+    """
     if error.ename == "CheckFailed":
-        return error.evalue.splitlines()
+        value = str(error.evalue).splitlines()
+        shown = [str(line) for line in error.get("traceback", []) or []]
+        if value and shown and plain(shown[0]) == value[0] and "Traceback" not in plain("".join(shown)):
+            return shown
+        return value
     return f"{error.ename}: {error.evalue}".splitlines()
+
+
+def _at_most(lines, characters):
+    """The first lines, cut so that together they hold at most characters characters."""
+    kept = []
+    for line in lines:
+        if characters <= 0:
+            break
+        kept.append(line[:characters])
+        characters -= len(line)
+    return kept
+
+
+def where_it_happened(error):
+    """An error's traceback, without its last line when that repeats the message, and without the grader's folders."""
+    lines = [without_grader_folders(line) for line in error.get("traceback", []) or []]
+    if lines and plain(lines[-1]).strip() == f"{error.ename}: {error.evalue}".splitlines()[0].strip():
+        lines = lines[:-1]
+    return lines
 
 
 class TeachingFeedback(NbGraderPreprocessor):
@@ -106,7 +153,7 @@ class TeachingFeedback(NbGraderPreprocessor):
                 continue
             message = message_of(output)
             if withhold:
-                output.traceback = message
-            else:
-                output.traceback = [*message, "", "Where it happened:", *output.traceback]
+                message = _at_most(message, MAX_HIDDEN_MESSAGE)
+            where = [] if withhold or output.ename == "CheckFailed" else where_it_happened(output)
+            output.traceback = [*message, "", "Where it happened:", *where] if where else message
         return cell, resources

@@ -6,6 +6,7 @@ free port, in a temporary folder holding:
     readonly/                       the helpers, as next to the learner copies
     1-Backpropagation.ipynb ...     the untouched learner copies (the top-level notebooks)
     solved/readonly/, solved/*.ipynb  the same notebooks with every solution filled in
+    mistaken/readonly/, mistaken/1-Backpropagation.ipynb  solved, but J_b3 takes sigma for d_sigma
 
 Chromium is Debian's, at /usr/bin/chromium, driven by Playwright (its own
 browser download is never used).  Every wait is bounded.
@@ -31,8 +32,8 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from coursetools.course import assignments, graded_functions  # noqa: E402
-from coursetools.sample_class import full_solution  # noqa: E402
+from coursetools.course import assignments, find, graded_functions  # noqa: E402
+from coursetools.sample_class import CLASS, full_solution, submission  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -42,6 +43,8 @@ CHROMIUM_FLAGS = [
 VENV_BIN = REPO / ".venv" / "bin"
 SCREENSHOTS = REPO / "screenshots"
 SOLVED = "solved"
+#: A folder holding MISTAKE's notebook: a full solution with one recognised mistake, in J_b3.
+MISTAKEN, MISTAKE = "mistaken", "J_b3-sigma-for-d_sigma"
 
 #: Seconds: the server to answer, a notebook to load, a whole Run All to finish.
 SERVER_START, PAGE_LOAD, RUN_ALL = 90, 90, 420
@@ -81,6 +84,9 @@ def make_workdir(folder):
     ignore = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints")
     shutil.copytree(REPO / "readonly", folder / "readonly", ignore=ignore)
     shutil.copytree(REPO / "readonly", folder / SOLVED / "readonly", ignore=ignore)
+    shutil.copytree(REPO / "readonly", folder / MISTAKEN / "readonly", ignore=ignore)
+    case = next(case for cases in CLASS.values() for case in cases if case.student == MISTAKE)
+    nbformat.write(submission(REPO, case), folder / MISTAKEN / find(case.assignment, REPO).notebook)
     found = {}
     for assignment in assignments(REPO):
         shutil.copyfile(assignment.learner_copy(REPO), folder / assignment.notebook)
@@ -105,8 +111,8 @@ def _settings(folder, theme):
 class JupyterServer:
     """`jupyter lab` or `jupyter notebook` from .venv, serving root on 127.0.0.1."""
 
-    def __init__(self, app, root, theme="JupyterLab Light"):
-        self.app, self.root = app, Path(root)
+    def __init__(self, app, root, theme="JupyterLab Light", config_path=None):
+        self.app, self.root, self.config_path = app, Path(root), config_path
         self.port, self.token = free_port(), uuid.uuid4().hex
         self.home = Path(tempfile.mkdtemp(prefix=f"e2e-{app}-home-"))
         self.log_path = self.home / "server.log"
@@ -134,6 +140,9 @@ class JupyterServer:
             JUPYTERLAB_WORKSPACES_DIR=str(self.home / "workspaces"),
             MPLCONFIGDIR=str(self.home / "matplotlib"), PYTHONDONTWRITEBYTECODE="1",
         )
+        env.pop("JUPYTER_CONFIG_PATH", None)
+        if self.config_path is not None:  # as `make lab` gives it: the learners' settings
+            env["JUPYTER_CONFIG_PATH"] = str(self.config_path)
         command = [
             str(program), "--no-browser", "--ip=127.0.0.1", f"--port={self.port}", "--port-retries=0",
             f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
@@ -182,9 +191,13 @@ class JupyterServer:
         shutil.rmtree(self.home, ignore_errors=True)
 
 
+#: The learners' Jupyter settings, which `make lab` puts on JUPYTER_CONFIG_PATH (no instructor tools).
+LEARNER_CONFIG = REPO / "jupyter-learner"
+
+
 @contextmanager
-def jupyter(app, root, theme="JupyterLab Light"):
-    server = JupyterServer(app, root, theme).start()
+def jupyter(app, root, theme="JupyterLab Light", config_path=None):
+    server = JupyterServer(app, root, theme, config_path).start()
     try:
         yield server
     finally:
@@ -491,10 +504,32 @@ def run_solved(page, server, assignment, stem, live_changes=0):
 
 
 def run_untouched(page, server, assignment, stem):
-    """Open the learner copy as handed out, Run All: it must stop at the first test, with the teaching message."""
-    notebook = nbformat.read(Path(server.root) / assignment.notebook, as_version=4)
-    where = f"{server.app}: {assignment.notebook}"
-    open_notebook(page, workspace_url(server, assignment.notebook), len(notebook.cells))
+    """Open the learner copy as handed out, Run All: it must stop at the first test, with the teaching message.
+
+    The message is all the failing test shows; the test cell is screenshotted as
+    screenshots/<stem>-first-test.png.
+    """
+    function = graded_functions(nbformat.read(Path(server.root) / assignment.notebook, as_version=4))[0]
+    run_to_first_failure(page, server, assignment.notebook, f"{function} still raises NotImplementedError",
+                         SCREENSHOTS / f"{stem}-first-test.png")
+
+
+def run_mistaken(page, server, path):
+    """Open MISTAKE's notebook, Run All: test_J_b3 must fail first, showing its whole message alone; screenshot it."""
+    shown = run_to_first_failure(page, server, f"{MISTAKEN}/{find('backprop', REPO).notebook}",
+                                 "J_b3 is not right yet.", path)
+    assert "expected:" in shown and "got:" in shown and "likely cause" in shown, shown
+    return shown
+
+
+def run_to_first_failure(page, server, notebook_path, first_line, screenshot):
+    """Open notebook_path, Run All: it must stop at its first graded function's visible test, which must show
+    a message starting with first_line, alone (no frames of readonly/checking.py or a checks module above it);
+    that cell is screenshotted to screenshot.  Returns the message as shown.
+    """
+    notebook = nbformat.read(Path(server.root) / notebook_path, as_version=4)
+    where = f"{server.app}: {notebook_path}"
+    open_notebook(page, workspace_url(server, notebook_path), len(notebook.cells))
     run_all(page)
     shown = cells_shown(page)
     function, test_cell = first_graded_test_cell(notebook)
@@ -503,14 +538,15 @@ def run_untouched(page, server, assignment, stem):
         f"{where}: expected Run All to stop at test_{function} (cell {test_cell}) alone; "
         f"cells with errors: {with_errors}")
     message = "\n".join(shown[test_cell]["errors"])
-    assert f"{function} still raises NotImplementedError" in message, f"{where}: test_{function} shows {message!r}"
-    assert "CheckFailed" in message or "AssertionError" in message, message
+    assert message.lstrip().startswith(first_line), f"{where}: test_{function} shows {message!r}"
+    assert not any(word in message for word in ("Traceback", "checking.py", "_checks.py")), message
     later = [i for i, c in enumerate(shown) if i > test_cell and c["code"] and c["prompt"] not in ("[ ]:", "")]
     assert not later, f"{where}: cells {later} ran after the failing test cell"
     cell = page.locator(".jp-Notebook .jp-Cell").nth(test_cell)
     cell.scroll_into_view_if_needed(timeout=10_000)
-    SCREENSHOTS.mkdir(exist_ok=True)
-    cell.screenshot(path=SCREENSHOTS / f"{stem}-first-test.png", timeout=30_000)
+    Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
+    cell.screenshot(path=screenshot, timeout=30_000)
+    return message
 
 
 # --- fixtures (imported by the test modules) -------------------------------------------------

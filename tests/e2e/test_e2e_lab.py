@@ -4,11 +4,13 @@ For each assignment: the notebook with every solution filled in runs to the
 spec's numbers with its math typeset and every figure shown, and backprop's
 training figure changes at least three times while it trains (each new frame
 screenshotted); the notebook as handed out stops at its first test with the
-message that teaches what to do. Screenshots of the figures go to screenshots/
+message that teaches what to do, alone (no frames of the checks above it), as
+a failing test with a recognised mistake does. Screenshots of the figures go to screenshots/
 (git-ignored).
 """
 import pytest
-from jupyter_browser import REPO, browser, jupyter, page, run_solved, run_untouched, workdir  # noqa: F401
+from jupyter_browser import (REPO, SCREENSHOTS, browser, jupyter, page, run_mistaken, run_solved,  # noqa: F401
+                             run_untouched, workdir)
 
 from coursetools.course import assignments
 
@@ -37,3 +39,7 @@ def test_full_solution_runs_all_in_lab(lab, page, assignment):
 @pytest.mark.parametrize("assignment", assignments(REPO), ids=lambda a: a.name)
 def test_untouched_notebook_stops_at_first_test_in_lab(lab, page, assignment):
     run_untouched(page, lab, assignment, f"lab-{assignment.name}-untouched")
+
+
+def test_a_failing_test_shows_its_message_alone_in_lab(lab, page):
+    run_mistaken(page, lab, SCREENSHOTS / "lab-failing-test.png")

@@ -1,9 +1,9 @@
 """What the two checks modules share: calling learner code and comparing numbers.
 
 A failed check raises ``CheckFailed``, an ``AssertionError`` whose message
-says what was expected, what came back and the likely cause, so that the
-message is the first thing a learner reads in the notebook and in the
-feedback.
+says what was expected, what came back and the likely cause; IPython shows
+that message alone, without the frames of the checks, so that it is the first
+thing a learner reads in the notebook and in the feedback.
 
 Comparisons are made on plain Python floats, so a notebook that rebinds
 NumPy's comparison functions cannot change a verdict.  The guards that see
@@ -39,6 +39,16 @@ class CheckFailed(AssertionError):
     def __init__(self, message, mistake="unrecognised"):
         super().__init__(message)
         self.mistake = mistake
+
+    def _render_traceback_(self):
+        """What IPython shows for this error: the message alone, its first line in bold red.
+
+        IPython's traceback protocol: the kernel still reports an error (nbgrader's zero for the cell),
+        with these lines as its traceback in place of frames of the checks, which the learner does not
+        edit; where the learner's own code raised, the message shows that line.
+        """
+        lines = str(self).splitlines() or [type(self).__name__]
+        return [f"\x1b[1;31m{lines[0]}\x1b[0m", *lines[1:]]
 
 
 def failure(name, expected, got, causes=(), mistake="unrecognised"):
