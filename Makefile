@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 NB ?= 1-Backpropagation.ipynb
 
-.PHONY: demo test e2e chromium bubblewrap postgres check lab release corpus-table bench fuzz
+.PHONY: demo test e2e chromium bubblewrap postgres check lab instructor-lab release corpus-table bench fuzz audit
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -46,8 +46,13 @@ postgres:  # a throw-away PostgreSQL server for the gradebook tests (tests/servi
 check: $(BIN)/.installed  ## learners: run the visible tests of NB=<notebook>, summarised per function
 	$(BIN)/python -m coursetools check $(NB)
 
-lab: $(BIN)/.installed  ## JupyterLab on the learner notebooks
-	$(BIN)/jupyter lab 1-Backpropagation.ipynb 2-FittingDistribution.ipynb
+# Learners' JupyterLab reads jupyter-learner/ first: nbgrader's instructor tools are switched off there.
+lab: $(BIN)/.installed  ## learners: JupyterLab on the learner notebooks, without nbgrader's instructor tools
+	JUPYTER_CONFIG_PATH="$(abspath jupyter-learner)$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
+		$(BIN)/jupyter lab 1-Backpropagation.ipynb 2-FittingDistribution.ipynb
+
+instructor-lab: $(BIN)/.installed  ## instructors: JupyterLab with nbgrader's Formgrader and Create Assignment
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jupyter lab
 
 release: $(BIN)/.installed  ## regenerate release/ and the learner notebooks from source/
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m coursetools release
@@ -72,6 +77,11 @@ grade: $(BIN)/.installed bubblewrap  ## grade every collected submission, sandbo
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m coursetools grade \
 		$(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(if $(JOBS),--jobs $(JOBS)) \
 		$(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(DB),--db $(DB)) $(GRADE_FLAGS)
+
+AGREE ?=
+audit: $(BIN)/.installed  ## are the grades fair? mutants of every graded function, judged by the truth and by the tests: reports/audit/<assignment>/ (ASSIGNMENT=name, JOBS=n, AGREE=n mutants also graded by make grade)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m coursetools audit \
+		$(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(if $(JOBS),--jobs $(JOBS)) $(if $(AGREE),--agree $(AGREE))
 
 report: $(BIN)/.installed  ## what the class got wrong: reports/<assignment>/index.html and CSVs from the gradebook (ASSIGNMENT=name, DB=url)
 	$(BIN)/python -m coursetools report $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(if $(DB),--db $(DB))

@@ -1,7 +1,8 @@
-"""Command line: python -m coursetools {release,demo,table,grade,report,check}."""
+"""Command line: python -m coursetools {release,demo,table,grade,report,check,audit}."""
 import argparse
 import sys
 
+from coursetools.audit import cli as audit_cli
 from coursetools.check import check
 from coursetools.course import REPO, assignments, release
 from coursetools.demo import demo, score_table
@@ -20,6 +21,9 @@ def main(argv=None):
     reporting = commands.add_parser("report", help="write reports/<assignment>/index.html and CSVs: what the class "
                                                    "got wrong")
     report_cli.add_arguments(reporting)
+    auditing = commands.add_parser("audit", help="mutants of every graded function, judged by the truth and by the "
+                                                 "grader; exit 1 if any grade is unfair")
+    audit_cli.add_arguments(auditing)
     checking = commands.add_parser("check", help="run a notebook's visible tests; exit 1 if any fails")
     checking.add_argument("notebook", help="the notebook to check, e.g. 1-Backpropagation.ipynb")
     arguments = parser.parse_args(argv)
@@ -29,6 +33,8 @@ def main(argv=None):
         sys.exit(check(arguments.notebook))
     elif arguments.command == "grade":
         grading_cli.main(arguments)
+    elif arguments.command == "audit":
+        audit_cli.main(arguments)
     elif arguments.command == "report":
         report_cli.main(arguments)
     elif arguments.command == "demo":
