@@ -9,8 +9,9 @@ a failing test with a recognised mistake does. Screenshots of the figures go to 
 (git-ignored).
 """
 import pytest
-from jupyter_browser import (REPO, SCREENSHOTS, browser, jupyter, page, run_mistaken, run_solved,  # noqa: F401
-                             run_untouched, workdir)
+from jupyter_browser import (LEARNER_CONFIG, REPO, SCREENSHOTS, browser, jupyter, page,  # noqa: F401
+                             run_mistaken, run_solved, run_untouched, workdir)
+from test_e2e_menus import instructor_tools_shown
 
 from coursetools.course import assignments
 
@@ -19,7 +20,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def lab(workdir):
-    with jupyter("lab", workdir) as server:
+    """JupyterLab as `make lab` starts it for learners: with jupyter-learner/ on JUPYTER_CONFIG_PATH."""
+    with jupyter("lab", workdir, config_path=LEARNER_CONFIG) as server:
         yield server
 
 
@@ -43,3 +45,7 @@ def test_untouched_notebook_stops_at_first_test_in_lab(lab, page, assignment):
 
 def test_a_failing_test_shows_its_message_alone_in_lab(lab, page):
     run_mistaken(page, lab, SCREENSHOTS / "lab-failing-test.png")
+
+
+def test_learners_jupyterlab_has_none_of_nbgrader_s_instructor_tools(lab, page):
+    assert instructor_tools_shown(page, lab) == {"menu": [], "create panel": False, "formgrader": 404}
