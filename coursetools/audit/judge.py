@@ -48,14 +48,18 @@ def _answers(space, module, function, cases):
 def grader_call(subject, space, scores, seed):
     """{grade_id: points} after the grader's own call under seed: scores (test_cells') with points taken back.
 
-    Also returns {function: mistake id} of the functions whose answers the grader judged wrong.
+    Also returns {function: mistake id} of the functions whose answers the grader judged wrong.  Only the
+    functions all of whose tests passed are asked (`make grade` asks all, and takes points back from these only).
     """
     if not subject.module:
         return dict(scores), {}
     checks = importlib.import_module(subject.module)
     cases = checks.grader_cases(seed)
+    passed = {test.function for test in subject.tests} - {test.function for test in subject.tests
+                                                            if not scores.get(test.grade_id)}
+    # cross_check takes points back only from a function all of whose tests passed: only those are asked
     got = {function: [cases[function], _answers(space, subject.module, function, cases[function])]
-           for function in subject.functions if function in cases}
+           for function in subject.functions if function in cases and function in passed}
     mistakes = diagnose(got, checks.judge)
     notebooks = {"notebook": NotebookGrades(grades={g: [s, False] for g, s in scores.items()})}
     cross_check(notebooks, got, mistakes)

@@ -7,19 +7,37 @@ notebook's kernel under autograde (`prepare`): its working folder and sys.path[0
 assignment's source folder, matplotlib draws nothing, NBGRADER_EXECUTION is set.
 """
 import contextlib
+import functools
 import io
 import os
 import sys
+import tempfile
 import warnings
+from pathlib import Path
+
+
+#: Where this process keeps the bytecode of the modules the test cells reload (readonly.checking.run_test
+#: reloads the checks before every test): outside the course, and written even under PYTHONDONTWRITEBYTECODE.
+PYCACHE = Path(tempfile.gettempdir()) / "coursetools-audit-pycache"
 
 
 def prepare(subject):
-    """Make this process look like the notebook's kernel under nbgrader autograde (call once per process)."""
+    """Make this process look like the notebook's kernel under nbgrader autograde (call once per process).
+
+    It also keeps the bytecode of reloaded modules in PYCACHE, so that a reload does not compile them again.
+    """
+    sys.dont_write_bytecode = False
+    sys.pycache_prefix = str(PYCACHE)
     os.environ.setdefault("MPLBACKEND", "Agg")
     os.environ["NBGRADER_EXECUTION"] = "autograde"
     os.chdir(subject.folder)
     if str(subject.folder) not in sys.path:
         sys.path.insert(0, str(subject.folder))
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(source, name):
+    return compile(source, name, "exec")
 
 
 def run_cell(source, namespace, name="<cell>"):
@@ -28,7 +46,7 @@ def run_cell(source, namespace, name="<cell>"):
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
         warnings.simplefilter("default")
         try:
-            exec(compile(source, name, "exec"), namespace)  # noqa: S102 -- the instructor's cells and their mutants
+            exec(_compiled(source, name), namespace)  # noqa: S102 -- the instructor's cells and their mutants
         except Exception as error:  # a failed cell, as nbgrader sees it
             return error, out.getvalue(), err.getvalue()
     return None, out.getvalue(), err.getvalue()

@@ -7,7 +7,9 @@ whole array, by its largest entry), means equivalent; a different value, shape, 
 exception, a warning-free NaN where the solution has a number, or running out of time means wrong.
 Equivalence is decided by testing, not proved.
 """
+import contextlib
 import copy
+import io
 import importlib.util
 import warnings
 from dataclasses import dataclass
@@ -52,7 +54,8 @@ def load_domains(root, module):
 def _call(space, name, globals_, args):
     """space[name](*args) with globals_ installed in space; ('ok', result) or ('error', text)."""
     space.update(copy.deepcopy(globals_))
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
+    quiet = contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO())
+    with warnings.catch_warnings(), np.errstate(all="ignore"), quiet[0], quiet[1]:
         warnings.simplefilter("ignore")
         try:
             return "ok", space[name](*copy.deepcopy(args))
