@@ -28,4 +28,6 @@ c.Autograde.autograde_preprocessors = autograde_preprocessors()
 # Feedback: each failing test's message first; hidden tests keep their code to
 # themselves (set withhold_hidden_tests to False to show it).
 c.GenerateFeedback.preprocessors = [GetGrades, TeachingFeedback, CSSHTMLHeaderPreprocessor]
+# Formulas drawn as MathML when the page is written: the feedback loads nothing from the network.
+c.GenerateFeedback.exporter_class = "coursetools.offline_math.OfflineMathExporter"
 c.TeachingFeedback.withhold_hidden_tests = True

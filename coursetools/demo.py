@@ -5,11 +5,12 @@ nbgrader's autograde pipeline in a sandbox) -> feedback (stock nbgrader) ->
 grades.csv -> a table of each student's score per function -> the class report
 (coursetools.report: what the class got wrong).
 """
+import datetime
 import time
 from pathlib import Path
 
 from coursetools.course import REPO, assignments, function_scores, nbgrader, parts, release
-from coursetools.sample_class import CLASS, write_submission
+from coursetools.sample_class import CLASS, stamp_as_collected, write_submission
 
 
 def grade(root, names):
@@ -58,9 +59,10 @@ def demo(root=REPO):
     release(root)
     print("regenerated release/ and the learner notebooks")
     names = [a.name for a in assignments(root) if a.name in CLASS]
+    collected = datetime.datetime.now(datetime.timezone.utc)
     for name in names:
         for case in CLASS[name]:
-            write_submission(root, case)
+            stamp_as_collected(write_submission(root, case), collected)  # as nbgrader collect leaves them
         print(f"wrote {len(CLASS[name])} sample submissions of {name} under submitted/")
     grade(root, names)
     nbgrader(root, "export", "--to", "grades.csv")

@@ -104,6 +104,18 @@ def write_submission(root, case):
     return folder
 
 
+def stamp_as_collected(folder, moment):
+    """Write what `nbgrader collect` gives a submission beside its notebook: timestamp.txt (moment, an aware
+    datetime, in nbgrader's format) and submission_secret.txt (what `nbgrader submit` draws), without which
+    `nbgrader release_feedback` cannot name the learner's feedback."""
+    import datetime
+    import secrets
+
+    utc = moment.astimezone(datetime.timezone.utc)
+    (Path(folder) / "timestamp.txt").write_text(utc.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+    (Path(folder) / "submission_secret.txt").write_text(secrets.token_hex(64))
+
+
 def functions_of(root, assignment_name):
     """The graded functions of an assignment, in notebook order."""
     return graded_functions(nbformat.read(find(assignment_name, root).source(root), as_version=4))

@@ -130,8 +130,8 @@ def bwrap_command(command, scratch, private, uid=BASE_UID, tmp_size=LIMITS["tmp_
         path = os.path.join(scratch, entry)
         if not entry.endswith(".ipynb"):
             args += ["--ro-bind", path, path]
-    if home_template:
-        args += ["--ro-bind", home_template, HOME_TEMPLATE]
+    if home_template:  # its folder traversable: bwrap would make /run 0700, and the kernel's user could copy nothing
+        args += [*_parents(HOME_TEMPLATE), "--ro-bind", home_template, HOME_TEMPLATE]
     args += ["--chdir", scratch, "--clearenv"]
     home = os.path.join(private, "home") if keep_home else HOME
     env = {key: value for key, value in (environment or {}).items() if key in KEEP_ENV or key.startswith("LC_")}

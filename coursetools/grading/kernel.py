@@ -118,17 +118,23 @@ def claim_slot():
 def probe_sandbox(work):
     """Start a Python in the sandbox once (warming matplotlib's font cache); return the home to copy into kernels.
 
+    With matplotlib's font list in the home, a kernel never builds it again: building it runs `fc-list`,
+    whose complaints (fontconfig's, on stderr) would land in the output of a notebook's first cell
+    that imports matplotlib, and costs each kernel a second.  The probe runs in an empty folder of its
+    own: the sandbox binds whatever its working folder holds read-only, which would include the home.
+
     Raises GradingError, with what to do, where bubblewrap is missing or cannot make namespaces.
     """
     if shutil.which("bwrap") is None:
         raise GradingError("bubblewrap (bwrap) is not installed")
-    private = Path(work) / "check"
+    private, scratch = Path(work) / "check", Path(work) / "check-scratch"
     private.mkdir(parents=True)
+    scratch.mkdir()
     (private / "connection.json").write_text("{}")
     code = "import matplotlib.font_manager" if _has("matplotlib") else "pass"
     done = subprocess.run([sys.executable, sandbox.__file__, "--connection-file", str(private / "connection.json"),
                            "--keep-home", "--", sys.executable, "-c", code],
-                          cwd=work, capture_output=True, text=True, timeout=300,
+                          cwd=scratch, capture_output=True, text=True, timeout=300,
                           env={**os.environ, "JPY_PARENT_PID": str(os.getpid())})
     if done.returncode != 0:
         raise GradingError(f"bubblewrap cannot start a sandbox here:\n{done.stderr.strip()}")
