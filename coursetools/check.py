@@ -1,7 +1,7 @@
 """A learner's self-check: run a notebook's visible tests and summarise them per function.
 
 Stock `nbgrader validate` exits 0 even when tests fail; this exits 1 when any
-visible test fails, and prints the first lines of each failure's message.
+visible test fails, and prints each failure's whole message.
 The notebook file is not changed.
 """
 import os
@@ -47,16 +47,20 @@ def summary(notebook):
     return list(results.items())
 
 
+def printed(name, results):
+    """The lines `make check` prints for results (see summary) of the notebook called name: every failure whole."""
+    width = max(len(function) for function, _ in results)
+    lines = [f"{name}: visible tests"]
+    for function, failure in results:
+        lines.append(f"  {function:<{width}}  {'FAIL' if failure else 'pass'}")
+        lines.extend(f"  {'':<{width}}    {line}" for line in failure)
+    failed = sum(bool(failure) for _, failure in results)
+    return [*lines, f"{len(results) - failed} passed, {failed} failed",
+            "More tests, on other cases, run when your notebook is graded."]
+
+
 def check(path):
     """Print the summary for the notebook at path; return the exit status (0 when all pass)."""
     results = summary(run(path))
-    width = max(len(function) for function, _ in results)
-    print(f"{Path(path).name}: visible tests")
-    for function, lines in results:
-        print(f"  {function:<{width}}  {'FAIL' if lines else 'pass'}")
-        for line in lines[:6]:
-            print(f"  {'':<{width}}    {line}")
-    failed = sum(bool(lines) for _, lines in results)
-    print(f"{len(results) - failed} passed, {failed} failed")
-    print("More tests, on other cases, run when your notebook is graded.")
-    return 1 if failed else 0
+    print("\n".join(printed(Path(path).name, results)))
+    return 1 if any(failure for _, failure in results) else 0

@@ -5,7 +5,7 @@ import nbformat
 import pytest
 from conftest import REPO
 
-from coursetools.check import check
+from coursetools.check import check, printed
 from coursetools.course import assignments, find
 from coursetools.sample_class import Case, submission
 
@@ -53,3 +53,11 @@ def test_a_shape_error_shows_the_learner_s_line_in_the_notebook_s_names(tmp_path
     # The error surfaces one line after the missing transpose, where J of shape (N, n2) meets z2.
     assert "J_b2  FAIL" in printed and "of your cell: J = J * d_sigma(z2)" in printed
     assert "J (20, 7) = (N, n2); z2 (7, 20) = (n2, N)" in printed and "N = 20, n1 = 6, n2 = 7" in printed
+
+
+def test_every_line_of_a_failure_s_message_is_printed():
+    message = ["J_b3 is not right yet.", "  expected: ...", "  got:      ...", "  likely causes:",
+               *[f"    - cause {n}" for n in range(1, 7)]]
+    lines = printed("1-Backpropagation.ipynb", [("J_b3", message), ("J_b2", [])])
+    assert [line.strip() for line in lines[2:12]] == [line.strip() for line in message]
+    assert "J_b2" in lines[12] and "pass" in lines[12] and lines[13] == "1 passed, 1 failed"
