@@ -5,7 +5,8 @@ switched on in nbgrader_config.py. For every test cell with an error it shows
 the error's message (what was expected, what came back, the likely cause) once,
 first: a failed check's message alone (as the notebook shows it, see
 `readonly.checking.CheckFailed`), any other error's message above its
-traceback, in which the grader's folders are left out of the file names. With ``withhold_hidden_tests`` it also removes the code
+traceback, in which the grader's folders are left out of the file names.
+With ``withhold_hidden_tests`` it also removes the code
 of hidden tests and their tracebacks from the feedback, keeping the message,
 so learners learn what went wrong without seeing the hidden cases; of what a
 hidden test cell printed, only that message is kept.  A notebook can record the
@@ -73,7 +74,8 @@ MAX_HIDDEN_MESSAGE = 2000
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 #: The folders of a file name in a traceback that are the grader's, not the learner's: everything up to the
 #: submission's own folder (.../autograded/<student>/<assignment>/), or to an installation's site-packages/.
-_GRADER_FOLDERS = re.compile(r"(?:/[^\s/:'\"\x1b]+)*/(?:autograded/[^\s/:'\"\x1b]+/[^\s/:'\"\x1b]+/|(?=site-packages/))")
+_FOLDER = r"[^\s/:'\"\x1b]+"
+_GRADER_FOLDERS = re.compile(rf"(?:/{_FOLDER})*/(?:autograded/{_FOLDER}/{_FOLDER}/|(?=site-packages/))")
 
 
 def plain(text):

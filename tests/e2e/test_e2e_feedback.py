@@ -30,7 +30,8 @@ def released(tmp_path_factory):
 
     course = copy_course(tmp_path_factory.mktemp("course"))
     # backprop into a new gradebook (the committed release/ stays: it is generated into a scratch folder)
-    nbgrader(course, "generate_assignment", "backprop", f"--CourseDirectory.release_directory={tmp_path_factory.mktemp('scratch')}")
+    scratch = tmp_path_factory.mktemp("scratch")
+    nbgrader(course, "generate_assignment", "backprop", f"--CourseDirectory.release_directory={scratch}")
     case = next(case for case in CLASS["backprop"] if case.student == STUDENT)
     stamp_as_collected(write_submission(course, case), datetime.datetime.now(datetime.timezone.utc))
     done = run_grader(course, "--assignment", "backprop", "--jobs", "1", timeout=600)

@@ -34,8 +34,8 @@ def instructor_tools_shown(page, server):
             status = answer.status
     except urllib.error.HTTPError as error:
         status = error.code
-    return {"menu": sorted(items & set(INSTRUCTOR_ITEMS)), "create panel": any("Create Assignment" in tab for tab in tabs),
-            "formgrader": status}
+    return {"menu": sorted(items & set(INSTRUCTOR_ITEMS)),
+            "create panel": any("Create Assignment" in tab for tab in tabs), "formgrader": status}
 
 
 def test_the_instructor_s_jupyterlab_has_nbgrader_s_instructor_tools(workdir, page):
