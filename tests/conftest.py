@@ -34,6 +34,28 @@ def course(tmp_path):
     return copy_course(tmp_path)
 
 
+@pytest.fixture(scope="session")
+def graded_corpus(tmp_path_factory):
+    """The whole corpus (tests/corpus.py) graded once by `python -m coursetools grade --jobs 2` into SQLite.
+
+    Grading it takes minutes, so the modules that need a class graded locally share this one (test_report,
+    test_grade, test_cluster).  They only read it, or run the grader again, which grades nothing again.
+    """
+    from corpus import corpus
+    from grading_runs import run_grader
+
+    from coursetools.course import release
+    from coursetools.sample_class import write_submission
+
+    course = copy_course(tmp_path_factory.mktemp("corpus"))
+    release(course)
+    for _, case in corpus():
+        write_submission(course, case)
+    done = run_grader(course, "--jobs", "2", timeout=1500)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return course
+
+
 @pytest.fixture(autouse=True)
 def _close_figures():
     yield

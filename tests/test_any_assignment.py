@@ -9,7 +9,6 @@ one copy of the course and by stock `nbgrader autograde` in another: every grade
 auto_score and needs_manual_grade, and each total, must be the same, but for the notebook stock
 nbgrader cannot read.  `python -m coursetools report` then reports the assignment per cell.
 """
-import csv
 import os
 import shutil
 import subprocess
@@ -21,8 +20,9 @@ import nbformat
 import pytest
 from conftest import REPO
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from report_tables import read_csv
 
-from coursetools.course import assignments, checks_declared, function_scores, nbgrader, parts, release
+from coursetools.course import assignments, checks_declared, nbgrader, parts, release
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 
@@ -240,11 +240,6 @@ def test_a_broken_notebook_fails_stock_whole_and_costs_ours_only_that_notebook(g
     assert "1-Data.ipynb cannot be graded" in line
     line = next(line for line in graded["run"].stdout.splitlines() if "survey/missing-notebook" in line)
     assert "2-Stats.ipynb is missing" in line
-
-
-def read_csv(path):
-    with open(path, newline="") as rows:
-        return list(csv.DictReader(rows))
 
 
 def test_the_report_counts_each_graded_cell(graded):

@@ -1,7 +1,8 @@
 """`make grade` on a Dask cluster of separate worker processes, into a PostgreSQL gradebook.
 
-The reference is the same class graded on this machine into SQLite; the cluster must give the
-same grades and comments, cell by cell.  The workers are real `dask worker` processes (TLS on
+The reference is the same class graded on this machine into SQLite (its corpus cases in the
+session's graded corpus); the cluster must give the same grades and comments, cell by cell, and
+the class report on PostgreSQL must count what the gradebook holds.  The workers are real `dask worker` processes (TLS on
 loopback, certificates made by the test) that cannot see the course folder: a tmpfs hides it in
 their mount namespace.  The database is a real PostgreSQL server on a Unix socket.
 """
@@ -16,15 +17,17 @@ import time
 
 import pytest
 from conftest import REPO, copy_course
-from corpus import corpus
+from corpus import MISTAKES, corpus
 from services import processes, wait_gone
 from grading_runs import PROBE, PYTHON_PATH, gradebook_cells, in_front_of_J_b1, prepared_postgres, run_grader
+from report_tables import mistakes_of, outcome_counts, read_csv
 
-from coursetools.course import assignments, nbgrader, release
+from coursetools.course import assignments, function_scores, nbgrader, release
 from coursetools.grading.executors import ATTEMPTS
 from coursetools.grading.worker import FAIL_TASK_ON, KILL_WORKER_ON
 from coursetools.journal import path_of as journal_path
 from coursetools.journal import read as read_journal
+from coursetools.report.cli import report
 from coursetools.sample_class import write_submission
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
@@ -64,9 +67,10 @@ def make_class(folder, cases=None):
     return course
 
 
-def cells_of(url, students):
-    """The gradebook's grades and comments of the named students."""
-    return {key: value for key, value in gradebook_cells(url).items() if key[1] in students}
+def cells_of(url, cases):
+    """The gradebook's grades and comments of the given cases' submissions."""
+    wanted = {(case.assignment, case.student) for case in cases}
+    return {key: value for key, value in gradebook_cells(url).items() if key[:2] in wanted}
 
 
 def hiding(folder):
@@ -82,12 +86,28 @@ def tls_arguments(cluster):
 
 
 @pytest.fixture(scope="module")
-def local_reference(tmp_path_factory):
-    """The class graded on this machine into SQLite."""
-    course = make_class(tmp_path_factory.mktemp("local"))
-    done = run_grader(course, "--jobs", "2", timeout=900)
+def local_reference(graded_corpus, tmp_path_factory):
+    """The class graded on this machine into SQLite: its corpus cases in the session's graded corpus
+    (conftest), its hostile cases in a course of their own.  A list of the two courses."""
+    hostile = make_class(tmp_path_factory.mktemp("local"), HOSTILE)
+    done = run_grader(hostile, "--jobs", "2", timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
-    return course
+    return [graded_corpus, hostile]
+
+
+def reference_cells(reference, cases):
+    """The local reference's grades and comments of the given cases."""
+    found = {}
+    for course in reference:
+        found.update(cells_of(f"sqlite:///{course / 'gradebook.db'}", cases))
+    return found
+
+
+def reference_outcomes(reference, cases):
+    """{(assignment, student): (score, texts)} of the given cases in the local reference's journals."""
+    wanted = {(case.assignment, case.student) for case in cases}
+    return {key: (o.score, o.texts()) for course in reference for key, o in read_journal(course).items()
+            if key in wanted}
 
 
 @pytest.fixture(scope="module")
@@ -118,11 +138,12 @@ def test_workers_cannot_see_the_course_folder(on_cluster):
 
 
 def test_cluster_into_postgres_equals_local_into_sqlite_cell_by_cell(on_cluster, local_reference):
-    expected = gradebook_cells(f"sqlite:///{local_reference / 'gradebook.db'}")
+    expected = reference_cells(local_reference, class_cases())
     assert len(expected) > 200
     assert gradebook_cells(on_cluster["url"]) == expected
     ours = {k: (o.score, o.texts()) for k, o in read_journal(on_cluster["course"], on_cluster["url"]).items()}
-    assert ours == {k: (o.score, o.texts()) for k, o in read_journal(local_reference).items()}
+    assert ours == reference_outcomes(local_reference, class_cases())
+    assert len(ours) == len(class_cases())
 
 
 def test_the_cluster_wrote_nothing_into_the_sqlite_gradebook(on_cluster):
@@ -144,6 +165,28 @@ def test_stock_feedback_and_export_work_on_the_postgres_gradebook(on_cluster):
     assert (course / "feedback" / "full-solution" / "backprop" / "1-Backpropagation.html").exists()
 
 
+def test_on_postgresql_the_report_equals_the_gradebook_and_the_corpus(on_cluster, local_reference):
+    """make report on the cluster's PostgreSQL gradebook: functions.csv counts what the gradebook holds, each
+    corpus case is counted under the mistakes corpus.MISTAKES names, each hostile one as locally."""
+    course, url = on_cluster["course"], on_cluster["url"]
+    report(course, db_url=url)
+    hostile = local_reference[1]
+    report(hostile, ["backprop"])
+    local = {row["student"]: mistakes_of(row) for row in read_csv(hostile / "reports" / "backprop" / "submissions.csv")}
+    assert set(local) == {case.student for case in HOSTILE}
+    for assignment in assignments(course):
+        folder = course / "reports" / assignment.name
+        assert read_csv(folder / "functions.csv") == outcome_counts(function_scores(course, assignment, url))
+        rows = read_csv(folder / "submissions.csv")
+        assert len(rows) == sum(case.assignment == assignment.name for case in class_cases())
+        for row in rows:
+            key = (assignment.name, row["student"])
+            expected = local[row["student"]] if key in {(c.assignment, c.student) for c in HOSTILE} else \
+                MISTAKES.get(key, {})
+            assert mistakes_of(row) == expected, key
+        assert "postgresql" in (folder / "index.html").read_text()
+
+
 def test_a_killed_client_run_again_gives_the_same_gradebook(tmp_path, postgres_server, dask_cluster,
                                                             local_reference):
     cases = some_cases(5)
@@ -162,8 +205,7 @@ def test_a_killed_client_run_again_gives_the_same_gradebook(tmp_path, postgres_s
     done = run_grader(course, "--db", url, "--scheduler", cluster.address, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "already graded" in done.stderr
-    students = {case.student for case in cases}
-    assert gradebook_cells(url) == cells_of(f"sqlite:///{local_reference / 'gradebook.db'}", students)
+    assert gradebook_cells(url) == reference_cells(local_reference, cases)
     records = read_journal(course, url)
     assert len(records) == len(cases) == 10
 
@@ -234,11 +276,8 @@ def test_a_worker_sigkilled_at_several_moments_costs_no_grade(tmp_path, postgres
     assert sorted((r["assignment"], r["student"]) for r in lines) == sorted((c.assignment, c.student) for c in cases)
     outcomes = read_journal(course, url)
     assert not [o for o in outcomes.values() if any(p.kind == "worker-lost" for p in o.problems)]
-    students = {c.student for c in cases}
-    assert cells_of(url, students) == cells_of(f"sqlite:///{local_reference / 'gradebook.db'}", students), kills
-    reference = read_journal(local_reference)
-    assert {k: (o.score, o.texts()) for k, o in outcomes.items()} == {k: (reference[k].score, reference[k].texts())
-                                                                      for k in outcomes}
+    assert cells_of(url, cases) == reference_cells(local_reference, cases), kills
+    assert {k: (o.score, o.texts()) for k, o in outcomes.items()} == reference_outcomes(local_reference, cases)
 
 
 def test_a_submission_that_kills_its_worker_every_time_scores_0_alone(tmp_path, dask_cluster, local_reference):
@@ -267,9 +306,7 @@ def test_a_submission_that_kills_its_worker_every_time_scores_0_alone(tmp_path, 
     assert lost.texts()[0] == "it killed the grader's worker each time it was run: 1 worker died under it", lost
     assert not [o for k, o in outcomes.items() if k != (killer.assignment, killer.student)
                 and any(p.kind == "worker-lost" for p in o.problems)]
-    students = {c.student for c in honest}
-    assert cells_of(f"sqlite:///{course / 'gradebook.db'}", students) == \
-        cells_of(f"sqlite:///{local_reference / 'gradebook.db'}", students)
+    assert cells_of(f"sqlite:///{course / 'gradebook.db'}", honest) == reference_cells(local_reference, honest)
 
 
 def test_a_task_cancelled_or_failing_is_tried_again_and_never_recorded_as_a_grade(tmp_path, dask_cluster):

@@ -1,64 +1,35 @@
 """The corpus graded by `python -m coursetools grade`: each case's scores, and what `report` says of the class.
 
-The corpus (tests/corpus.py) is graded once by coursetools' grader.  Each case says what each
-function must score, exactly; the notebook's own tests and the grader's own call must agree on
-every case (no "tampered" problem).  Every case that loses points says, in corpus.MISTAKES, the
-mistake each function must be counted under, and right cases must have none.  The report's tables
-must equal counts made directly from the gradebook, on SQLite and PostgreSQL.  Stock `nbgrader
-generate_feedback` works on what the grader wrote.
+The corpus (tests/corpus.py) is graded once a session by coursetools' grader (conftest's
+graded_corpus).  Each case says what each function must score, exactly; the notebook's own tests
+and the grader's own call must agree on every case (no "tampered" problem).  Every case that loses
+points says, in corpus.MISTAKES, the mistake each function must be counted under, and right cases
+must have none.  The report's tables must equal counts made directly from the gradebook (here on
+SQLite; test_cluster checks them on PostgreSQL).  Stock `nbgrader generate_feedback` works on what
+the grader wrote.
 """
-import csv
 import html
 import re
 import shutil
 from collections import Counter
 
 import pytest
-from conftest import copy_course
 from corpus import MISTAKES, corpus
-from grading_runs import prepared_postgres, run_grader
+from report_tables import mistakes_of, outcome_counts, read_csv
 
-from coursetools.course import REPO, assignments, function_scores, nbgrader, release
+from coursetools.course import REPO, assignments, function_scores, nbgrader
 from coursetools.journal import path_of, read as read_journal
 from coursetools.report.cli import report
-from coursetools.sample_class import CLASS, functions_of, write_submission
+from coursetools.sample_class import functions_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 
 
-def read_csv(path):
-    with open(path, newline="") as rows:
-        return list(csv.DictReader(rows))
-
-
-def mistakes_of(row):
-    """{function: mistake} of a row of submissions.csv, for the functions that lost points."""
-    return {key.removesuffix("_mistake"): value for key, value in row.items() if key.endswith("_mistake") and value}
-
-
-def outcome_counts(scores):
-    """functions.csv's rows as counted directly from function_scores()."""
-    functions = next(iter(scores.values())).keys()
-    rows = []
-    for function in functions:
-        counts = Counter("full" if s >= m else "zero" if s <= 0 else "partial"
-                         for s, m in (student[function] for student in scores.values()))
-        rows.append({"function": function, "submissions": str(len(scores)), "full": str(counts["full"]),
-                     "partial": str(counts["partial"]), "zero": str(counts["zero"])})
-    return rows
-
-
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """The whole corpus graded by `python -m coursetools grade` into SQLite, and its report written."""
-    course = copy_course(tmp_path_factory.mktemp("report"))
-    release(course)
-    for _, case in corpus():
-        write_submission(course, case)
-    done = run_grader(course, "--jobs", "2", timeout=1500)
-    assert done.returncode == 0, done.stdout + done.stderr
-    report(course)
-    return course
+def graded(graded_corpus):
+    """The whole corpus graded by `python -m coursetools grade` into SQLite (conftest), and its report written."""
+    report(graded_corpus)
+    return graded_corpus
 
 
 CASES = [case for _, case in corpus()]
@@ -169,22 +140,3 @@ def test_bad_options_are_clear_errors(graded, option):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and done.stderr.startswith("make report: "), done.stderr
     assert "Traceback" not in done.stderr
-
-
-def test_on_postgresql_the_report_equals_the_gradebook_and_the_corpus(tmp_path, postgres_url):
-    course = copy_course(tmp_path)
-    release(course)
-    for name in CLASS:
-        for case in CLASS[name]:
-            write_submission(course, case)
-    prepared_postgres(course, postgres_url)
-    done = run_grader(course, "--jobs", "2", "--db", postgres_url, timeout=900)
-    assert done.returncode == 0, done.stdout + done.stderr
-    report(course, db_url=postgres_url)
-    for assignment in assignments(course):
-        folder = course / "reports" / assignment.name
-        scores = function_scores(course, assignment, postgres_url)
-        assert read_csv(folder / "functions.csv") == outcome_counts(scores)
-        for row in read_csv(folder / "submissions.csv"):
-            assert mistakes_of(row) == MISTAKES.get((assignment.name, row["student"]), {}), row["student"]
-        assert "postgresql" in (folder / "index.html").read_text()
