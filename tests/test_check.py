@@ -9,6 +9,8 @@ from coursetools.check import check, printed
 from coursetools.course import assignments, find
 from coursetools.sample_class import Case, submission
 
+pytestmark = pytest.mark.slow  # each test runs a notebook's visible tests in a kernel
+
 
 def learner_folder(tmp_path, case):
     """A learner's folder: the case's notebook with the helper modules beside it."""

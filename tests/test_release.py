@@ -57,6 +57,7 @@ def test_committed_notebook_has_no_outputs_or_execution_counts(path):
             assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
 
 
+@pytest.mark.slow  # runs nbgrader generate_assignment
 def test_regenerating_the_release_reproduces_the_committed_one(course):
     release(course, database=False)
     for assignment in ASSIGNMENTS:
@@ -102,6 +103,7 @@ def test_release_holds_no_solution_and_no_hidden_test(assignment):
         assert line not in text, f"the release shows the hidden test {line!r}"
 
 
+@pytest.mark.slow  # runs the notebooks
 @pytest.mark.parametrize("assignment", ASSIGNMENTS, ids=lambda a: a.name)
 def test_release_folder_runs_on_its_own_once_solved(assignment, tmp_path):
     folder = tmp_path / assignment.name
@@ -123,6 +125,7 @@ def test_each_function_has_a_visible_and_a_hidden_test_cell_with_a_docstring(ass
         assert cell.metadata["nbgrader"]["points"] == (2 if grade_id.endswith("_hidden") else 1)
 
 
+@pytest.mark.slow  # runs nbgrader generate_assignment
 def test_a_failed_generate_assignment_leaves_the_release_as_it_was(tmp_path):
     """nbgrader's --force deletes its destination first; release() generates into a scratch folder instead."""
     from conftest import copy_course
