@@ -43,6 +43,15 @@ KINDS = {
     "grader-error": "the grader itself failed on this submission (a bug of ours): 0 points until it is fixed",
     "unrecorded": "a problem journaled by an older grader, without its kind",
 }
+#: The six moments of a submission's grading, in order (seconds since the epoch, each stamped by the
+#: process that saw it: the client, then a worker, then the client): handed to the executor, started on
+#: a worker, its first kernel ready for the first cell, its last cell done, judged (nbgrader's grades
+#: and the grader's own call done), written to the gradebook.  Clocks of other hosts are assumed in step.
+STAMPS = ("queued", "started", "kernel_ready", "cells_done", "judged", "written")
+#: The stages between consecutive stamps: (name, from, to).
+STAGES = (("waiting", "queued", "started"), ("setting-up", "started", "kernel_ready"),
+          ("running-cells", "kernel_ready", "cells_done"), ("judging", "cells_done", "judged"),
+          ("writing", "judged", "written"))
 #: Problems that cost no points by themselves: a lost function is not counted under them.
 FREE = ("left-out-files", "tampered", "bad-timestamp")
 #: What a function that lost points is counted under when the grader found nothing to blame.
@@ -92,7 +101,8 @@ class Outcome:
 
     score and max_score are what the writer committed (0 until then); gradebook names the
     database they went to; timestamp is the submission's (ISO 8601, UTC) or None; seed drew the
-    cases of the grader's own call; timings are seconds per stage.
+    cases of the grader's own call; timings are seconds per part of the worker's work (in kernels,
+    in cells); stamps are the moments of STAMPS that were reached.
     """
 
     assignment: str
@@ -107,6 +117,7 @@ class Outcome:
     mistakes: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
     seconds: float = 0.0
+    stamps: dict = field(default_factory=dict)
 
     def add(self, kind, text):
         """Add a Problem of kind with text."""
@@ -129,13 +140,19 @@ class Outcome:
         costly = [p.kind for p in self.problems if p.kind not in FREE]
         return costly[0] if costly else NO_DIAGNOSIS
 
+    def stage_seconds(self):
+        """{stage: seconds} of each stage of STAGES whose two stamps are both there."""
+        return {name: self.stamps[end] - self.stamps[begin] for name, begin, end in STAGES
+                if begin in self.stamps and end in self.stamps}
+
     def to_dict(self):
         return {"version": VERSION, "assignment": self.assignment, "student": self.student,
                 "fingerprint": self.fingerprint, "gradebook": self.gradebook, "timestamp": self.timestamp,
                 "seed": self.seed, "score": self.score, "max_score": self.max_score,
                 "problems": [[p.kind, p.text] for p in self.problems],
                 "mistakes": {f: [m.id, m.message] for f, m in sorted(self.mistakes.items())},
-                "timings": {k: round(v, 3) for k, v in self.timings.items()}, "seconds": round(self.seconds, 3)}
+                "timings": {k: round(v, 3) for k, v in self.timings.items()}, "seconds": round(self.seconds, 3),
+                "stamps": {k: round(self.stamps[k], 3) for k in STAMPS if k in self.stamps}}
 
     def to_json(self):
         """One line of JSON (no newline in it)."""
@@ -159,7 +176,8 @@ class Outcome:
                        problems=[Problem(*_pair(p)) for p in data.get("problems") or []],
                        mistakes={_text(f): Mistake(*_pair(m)) for f, m in (data.get("mistakes") or {}).items()},
                        timings={_text(k): _number(v) for k, v in (data.get("timings") or {}).items()},
-                       seconds=_number(data.get("seconds", 0.0)))
+                       seconds=_number(data.get("seconds", 0.0)),
+                       stamps={_stamp(k): _number(v) for k, v in (data.get("stamps") or {}).items()})
         except (KeyError, TypeError) as wrong:
             raise ValueError(f"not an outcome: {wrong!r}") from None
 
@@ -179,6 +197,34 @@ def _number(value):
     if type(value) not in (int, float) or not math.isfinite(value):
         raise TypeError(f"expected a finite number, got {value!r}")
     return float(value)
+
+
+def _stamp(name):
+    if name not in STAMPS:
+        raise TypeError(f"unknown stamp {name!r}")
+    return name
+
+
+def percentiles(outcomes, shares=(50, 95)):
+    """{stage: {share: seconds}}: the share-th percentile of each stage over the outcomes that have it."""
+    found = {}
+    for outcome in outcomes:
+        for stage, seconds in outcome.stage_seconds().items():
+            found.setdefault(stage, []).append(seconds)
+    return stage_percentiles(found, shares)
+
+
+def stage_percentiles(samples, shares=(50, 95)):
+    """{stage: {share: seconds}} of samples, {stage: [seconds]}, in the order of STAGES.
+
+    Nearest rank (the smallest value at or above share percent of them); stages with no sample are left out.
+    """
+    return {name: {share: _rank(sorted(samples[name]), share) for share in shares}
+            for name, _, _ in STAGES if samples.get(name)}
+
+
+def _rank(ordered, share):
+    return ordered[max(0, math.ceil(share / 100 * len(ordered)) - 1)]
 
 
 def _pair(value):

@@ -28,6 +28,7 @@ from grading_runs import (FAST, PROBE, PYTHON_PATH, SKIP_TESTS, cell_error_names
 
 from coursetools.course import assignments, find, function_scores, nbgrader, release
 from coursetools.journal import path_of as journal_path, read as read_journal
+from coursetools.outcome import STAGES, STAMPS
 from coursetools.sample_class import CLASS, Case, full_solution, write_submission
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
@@ -344,12 +345,23 @@ def test_benign_class_has_no_problems_and_autograded_notebooks(benign):
         assert (ours / "autograded" / student / assignment / find(assignment, ours).notebook).exists()
 
 
+def test_each_graded_submission_has_its_six_stamps_in_order(benign):
+    ours, _ = benign
+    for key, outcome in read_journal(ours).items():
+        if key in SAMPLE:  # every one ran its notebook
+            moments = [outcome.stamps[name] for name in STAMPS]
+            assert moments == sorted(moments), (key, outcome.stamps)
+            assert moments[-1] - moments[0] < 600
+
+
 def test_a_second_run_grades_nothing_again(benign):
     ours, _ = benign
     grades = cell_grades(ours)
     done = run_grader(ours, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "grading 0 submissions" in done.stderr
+    stages = next(line for line in done.stdout.splitlines() if "seconds per stage" in line)
+    assert all(f"{stage} " in stages for stage, _, _ in STAGES), stages  # of the journal, every run
     assert cell_grades(ours) == grades
 
 

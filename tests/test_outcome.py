@@ -6,14 +6,16 @@ import pytest
 from coursetools import journal
 from coursetools.grading.answers import cross_check
 from coursetools.grading.diagnoses import FAILED_IN_NOTEBOOK, UNREADABLE, diagnose
-from coursetools.outcome import Mistake, NotebookGrades, Outcome, Problem
+from coursetools.outcome import STAGES, Mistake, NotebookGrades, Outcome, Problem, percentiles
 
 
 def sample():
     return Outcome("backprop", "ada", "ab" * 32, gradebook="sqlite:///x.db", timestamp="2024-01-01T00:00:00",
                    seed=7, score=12.0, max_score=15.0, problems=[Problem("kernel-died", "the kernel died\x1b[31m")],
                    mistakes={"J_b3": Mistake("J_b3/sign", "J_b3 is not right yet.\n  expected: x")},
-                   timings={"kernel": 1.25, "cells": 2.5}, seconds=4.0)
+                   timings={"kernel": 1.25, "cells": 2.5}, seconds=4.0,
+                   stamps={"queued": 100.0, "started": 100.5, "kernel_ready": 101.75, "cells_done": 104.25,
+                           "judged": 104.5, "written": 104.625})
 
 
 def test_an_outcome_survives_its_journal_line_and_the_line_is_one_printable_line():
@@ -115,6 +117,31 @@ def test_a_function_one_of_whose_tests_failed_keeps_the_points_of_the_tests_it_p
     assert cross_check(notebooks, {"J_W1": [[1], [[2.0]]]}, mistakes) == []
     assert notebooks["nb"].grades["test_J_W1"] == [1.0, False]
     assert mistakes["J_W1"].id == "J_W1/shapes-do-not-fit"  # still what the report counts
+
+
+def test_the_six_stamps_give_five_stages_and_only_known_stamps_are_read():
+    assert sample().stage_seconds() == {"waiting": 0.5, "setting-up": 1.25, "running-cells": 2.5, "judging": 0.25,
+                                        "writing": 0.125}
+    partial = Outcome("a", "s", "f", stamps={"queued": 1.0, "started": 3.0, "judged": 9.0})  # no kernel ran
+    assert partial.stage_seconds() == {"waiting": 2.0}
+    assert Outcome.from_json(partial.to_json()) == partial
+    line = json.loads(partial.to_json())
+    line["stamps"]["launched_rockets"] = 1.0
+    with pytest.raises(ValueError):
+        Outcome.from_dict(line)
+    line["stamps"] = {"queued": "soon"}
+    with pytest.raises(ValueError):
+        Outcome.from_dict(line)
+
+
+def test_percentiles_of_each_stage_are_nearest_rank_over_the_outcomes_that_have_it():
+    outcomes = [Outcome("a", str(i), "f", stamps={"queued": 0.0, "started": float(i)}) for i in range(1, 101)]
+    outcomes.append(Outcome("a", "no-stamps", "f"))  # journaled by an older grader: no stage
+    outcomes.append(Outcome("a", "one-run", "f", stamps={"kernel_ready": 10.0, "cells_done": 13.0}))
+    found = percentiles(outcomes)
+    assert found == {"waiting": {50: 50.0, 95: 95.0}, "running-cells": {50: 3.0, 95: 3.0}}
+    assert list(found) == [name for name, _, _ in STAGES if name in found]
+    assert percentiles([]) == {}
 
 
 def test_an_outcome_is_plain_json_for_other_tools():

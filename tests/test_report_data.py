@@ -39,3 +39,23 @@ def test_a_loss_the_grader_found_no_cause_for_is_no_diagnosis():
     report = fresh()
     record = Outcome("backprop", "di", "f", seconds=1.0)
     assert add(report, "di", {"J_b3": [1.0, 3.0], "J_b2": [3.0, 3.0]}, record) == {"J_b3": "no-diagnosis"}
+
+
+def test_each_stage_the_stamps_give_is_counted_and_shown_as_median_and_95th_percentile(tmp_path):
+    from coursetools.report.page import write_page
+
+    report = fresh()
+    for i in range(20):
+        stamps = {"queued": 0.0, "started": 0.1 * i, "kernel_ready": 0.1 * i + 1.0, "cells_done": 0.1 * i + 3.0}
+        add(report, f"s{i}", {"J_b3": [3.0, 3.0], "J_b2": [3.0, 3.0]},
+            Outcome("backprop", f"s{i}", "f", seconds=3.0, stamps=stamps))
+    add(report, "older", {"J_b3": [3.0, 3.0], "J_b2": [3.0, 3.0]}, Outcome("backprop", "older", "f", seconds=3.0))
+    report.submissions = 21
+    report.totals[6.0] = 21
+    assert {stage: len(values) for stage, values in report.stages.items()} == \
+        {"waiting": 20, "setting-up": 20, "running-cells": 20}
+    write_page(report, tmp_path, "a test")
+    page = (tmp_path / "index.html").read_text()
+    assert "<tr><td>waiting</td><td class=n>0.90</td><td class=n>1.80</td><td class=n>20</td>" in page
+    assert "<tr><td>running-cells</td><td class=n>2.00</td><td class=n>2.00</td>" in page
+    assert "<td>judging</td>" not in page  # no outcome reached it

@@ -4,6 +4,7 @@ The gradebook holds one assignment of one notebook: a function f with a visible 
 and a hidden test worth 2, and a task cell worth 1 (graded by hand).
 """
 import sqlite3
+import time
 
 import pytest
 
@@ -56,9 +57,11 @@ def test_grades_are_written_and_the_outcome_completed(gradebook, tmp_path):
     writer = Writer(opened, tmp_path, f"sqlite:///{path}")
     full = graded("ada", {"test_f": [1.0, False], "test_f_hidden": [2.0, False], "essay": [None, True]},
                   files={"nb.ipynb": b"{}", "data/extra.csv": b"1,2\n"}, timestamp="2026-11-30T12:00:00+00:00")
+    full.outcome.stamps["judged"] = time.time()
     [outcome] = writer.write([full])
     writer.close()
     assert (outcome.score, outcome.max_score, outcome.problems) == (3.0, 4, [])
+    assert 0 <= outcome.stage_seconds()["writing"] < 60  # stamped once the grades were committed
     assert rows(path) == {("ada", "test_f"): (1.0, False), ("ada", "test_f_hidden"): (2.0, False),
                           ("ada", "essay"): (None, True)}
     assert (tmp_path / "autograded" / "ada" / "a" / "data" / "extra.csv").read_bytes() == b"1,2\n"
@@ -111,3 +114,4 @@ def test_a_batch_the_gradebook_refuses_commits_nothing(gradebook, tmp_path):
         writer.write([good, bad])
     writer.close()
     assert rows(path) == {}
+    assert "written" not in good.outcome.stamps

@@ -6,7 +6,9 @@
 counted (streams, display data and its updates, errors, comm messages), and cells a dead kernel
 did not run costing only themselves.  What it observes itself (its own clock, the kernel's exit,
 the sandbox's memory cgroup) it puts into the notebook's resources, under "coursetools":
-"problems" (a list of Problem) and "timings" (seconds in the kernel's start and stop, in cells).
+"problems" (a list of Problem), "timings" (seconds in the kernel's start and stop, in cells) and
+"stamps" (time.time() when the first code cell started, kernel_ready, and when the last one ended,
+cells_done).
 """
 import asyncio
 import contextlib
@@ -57,6 +59,7 @@ class GuardedExecute(SealsKernelFolder, Execute):
         found = resources.setdefault("coursetools", {})  # the converter's own dict: kept if a step raises
         self._problems = found.setdefault("problems", [])
         self._timings = found.setdefault("timings", {"kernel": 0.0, "cells": 0.0})
+        self._stamps = found.setdefault("stamps", {})
         started = time.monotonic()
         try:
             return super().preprocess(nb, resources, km)
@@ -91,6 +94,7 @@ class GuardedExecute(SealsKernelFolder, Execute):
             return cell, resources
         self._cell_bytes, self._flooded, self._timed_out = 0, None, False
         started, allowed = time.monotonic(), self._cell_timeout(cell)
+        self._stamps.setdefault("kernel_ready", time.time())
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
@@ -107,6 +111,7 @@ class GuardedExecute(SealsKernelFolder, Execute):
         finally:
             elapsed = time.monotonic() - started
             self._timings["cells"] += elapsed
+            self._stamps["cells_done"] = time.time()
         # Only what the grader saw itself: its own timer, the sandbox's memory cgroup; never the cell's output.
         if self._timed_out and not self._stopped:
             self._problems.append(Problem("cell-timeout", f"{self._name(cell, index)} ran out of its {allowed} s"))

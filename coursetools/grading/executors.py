@@ -233,6 +233,7 @@ def lost(assignment, task, why):
     from coursetools.outcome import Graded, Outcome, Problem
 
     return Graded(Outcome(assignment, task["student"], task["fingerprint"],
-                          problems=[*task.get("problems", ()), Problem("worker-lost", why)]))
+                          problems=[*task.get("problems", ()), Problem("worker-lost", why)],
+                          stamps={"queued": task["queued"]} if "queued" in task else {}))
 
 

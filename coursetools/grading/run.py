@@ -10,6 +10,7 @@ it cannot redo) stop it with a GradingError.
 """
 import hashlib
 import sys
+import time
 from pathlib import Path
 
 from coursetools import cgroups, sandbox
@@ -19,7 +20,7 @@ from coursetools.grading import intake
 from coursetools.grading.assignment import bundle, ensure_path
 from coursetools.errors import GradingError
 from coursetools.grading.execute import NOTEBOOK_TIMEOUT
-from coursetools.outcome import Problem, safe
+from coursetools.outcome import Problem, percentiles, safe
 from coursetools.grading.progress import Progress
 from coursetools.gradebook import open_gradebook, shown_url
 from coursetools.grading.writer import Writer
@@ -100,7 +101,8 @@ def _tasks(pending, bundles):
     for submission in pending:
         read = intake.read_submission(submission.folder, MAX_SUBMISSION_FILES, MAX_SUBMISSION_BYTES)
         fingerprint = hashlib.sha256((bundles[submission.assignment]["key"] + read.digest).encode()).hexdigest()
-        task = {"student": submission.student, "fingerprint": fingerprint, "files": dict(read.files), "problems": []}
+        task = {"student": submission.student, "fingerprint": fingerprint, "files": dict(read.files), "problems": [],
+                "queued": time.time()}
         if read.left_out:
             task["problems"].append(Problem("left-out-files", "left out what is not a regular file: "
                                             + safe(", ".join(read.left_out))))
@@ -156,6 +158,10 @@ def summary(root, db_url, names, refused=()):
     troubled = [o for o in outcomes if o.problems]
     lines = [f"summary: {len(outcomes)} submissions graded, {len(troubled)} with problems"
              + (f", {len(refused)} folders refused" if refused else "")]
+    stages = percentiles(outcomes)
+    if stages:
+        lines.append("  seconds per stage, median and 95th percentile: " + ", ".join(
+            f"{stage} {shares[50]:.2f} / {shares[95]:.2f}" for stage, shares in stages.items()))
     for outcome in troubled:
         lines.append(f"  {outcome.assignment}/{safe(outcome.student, 80)} ({outcome.score:g}/{outcome.max_score:g}): "
                      f"{safe('; '.join(outcome.texts()), 1600)}")

@@ -31,7 +31,8 @@ MAX_RESULT_FILES, MAX_RESULT_BYTES = 128, 80 * 2 ** 20
 def grade_submission(bundle, task, options, work=None):
     """Grade task's files as bundle's assignment; return a Graded (the Outcome, the grades, the autograded files).
 
-    task: {"student", "fingerprint", "files": {relative path: bytes}, "problems": [Problem]}.
+    task: {"student", "fingerprint", "files": {relative path: bytes}, "problems": [Problem], "queued": the
+    moment the client handed it out (time.time())}.
     options: {"sandbox": the launcher's arguments or None, "kernel_folder": where kernels' sockets go,
     "cache": a folder of the worker's for what it builds once (private gradebooks),
     "cell_timeout", "notebook_timeout", "max_output_bytes", "max_notebook_output_bytes"}.  work: the folder for the private course.
@@ -39,8 +40,10 @@ def grade_submission(bundle, task, options, work=None):
     the traceback's last line; the whole traceback goes to the worker's log.
     """
     started = time.monotonic()
+    stamps = {"queued": task["queued"]} if "queued" in task else {}
+    stamps["started"] = time.time()
     graded = Graded(Outcome(bundle["assignment"], task["student"], task["fingerprint"], seed=_seed(task),
-                            problems=list(task.get("problems", ()))))
+                            problems=list(task.get("problems", ())), stamps=stamps))
     course = Path(tempfile.mkdtemp(prefix="c", dir=work))
     saved_path = list(sys.path)
     try:
@@ -51,7 +54,7 @@ def grade_submission(bundle, task, options, work=None):
     except Exception as failed:  # a bug of ours, not the student's: this submission alone scores 0, and says why
         logging.getLogger(__name__).exception("grading %s/%s failed", bundle["assignment"], task["student"])
         graded = Graded(Outcome(bundle["assignment"], task["student"], task["fingerprint"], seed=_seed(task),
-                                problems=list(task.get("problems", ()))))
+                                problems=list(task.get("problems", ())), stamps=stamps))
         graded.outcome.add("grader-error", f"the grader failed on this submission ({type(failed).__name__}: "
                                            f"{failed}): 0 points; please report it")
     finally:
@@ -103,6 +106,7 @@ def _grade(bundle, task, options, course, graded):
             outcome.problems += part.get("problems", [])
             for name, seconds in part.get("timings", {}).items():
                 outcome.timings[name] = outcome.timings.get(name, 0.0) + seconds
+            _merge_stamps(outcome.stamps, part.get("stamps", {}))
         if not run["success"]:
             outcome.add("broken-notebook", _first_error(run.get("log"), run.get("error")))
     output = course / "autograded" / student / assignment
@@ -127,11 +131,20 @@ def _grade(bundle, task, options, course, graded):
         got.update(mine)
     if got:
         outcome.problems += answers.cross_check(graded.notebooks, got, outcome.mistakes)
+    outcome.stamps["judged"] = time.time()
     if output.is_dir():
         # Only what nbgrader wrote comes back: the assignment's notebooks (their outputs made inert by
         # MakeInert) and the submission's own files.
         keep = {f"{name}.ipynb" for name in expected} | set(task["files"])
         graded.files, _ = read_folder(output, MAX_RESULT_FILES, MAX_RESULT_BYTES, keep=keep)
+
+
+def _merge_stamps(stamps, notebook):
+    """Add one notebook's kernel_ready and cells_done to the submission's: the first kernel, the last cell."""
+    if "kernel_ready" in notebook:
+        stamps["kernel_ready"] = min(stamps.get("kernel_ready", notebook["kernel_ready"]), notebook["kernel_ready"])
+    if "cells_done" in notebook:
+        stamps["cells_done"] = max(stamps.get("cells_done", notebook["cells_done"]), notebook["cells_done"])
 
 
 def _graded_cells(path):

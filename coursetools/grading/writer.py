@@ -7,6 +7,7 @@ idempotent, so a run killed anywhere and run again ends with the same gradebook:
 notebooks go to `autograded/<student>/<assignment>/` first, then the batch's grades and comments
 are committed, then the caller journals its submissions.
 """
+import time
 import warnings
 from pathlib import Path
 
@@ -53,6 +54,9 @@ class Writer:
                 for graded in batch:
                     self._write(graded)
             self.session.commit()
+            written = time.time()
+            for graded in batch:
+                graded.outcome.stamps["written"] = written
         except Exception as refused:
             self.session.rollback()
             raise GradingError(f"the gradebook refused the grades of {len(batch)} submissions: "

@@ -40,7 +40,8 @@ class ClassReport:
     "manual" (a cell of it awaits a manual grade)}.
     mistakes: Counter of (function, mistake); messages: {(function, mistake): a message learners saw}.
     problems: Counter of problem kinds; troubled: up to MAX_LISTED (student, score, [texts]).
-    seconds: grading time of each journaled submission; notebooks: {notebook: [points of all
+    seconds: grading time of each journaled submission; stages: {stage: seconds of each journaled submission
+    that has both its stamps} (coursetools.outcome.STAGES); notebooks: {notebook: [points of all
     submissions, max points, submissions with full marks, submissions with 0]} of the graded notebooks.
     """
 
@@ -57,6 +58,7 @@ class ClassReport:
     problems: Counter = field(default_factory=Counter)
     troubled: list = field(default_factory=list)
     seconds: array = field(default_factory=lambda: array("d"))
+    stages: dict = field(default_factory=dict)
     unit: str = "function"
     checked: frozenset = None
     notebooks: dict = field(default_factory=dict)
@@ -215,6 +217,8 @@ def add(report, student, scores, outcome, manual=()):
         return found_all
     report.journaled += 1
     report.seconds.append(outcome.seconds)
+    for stage, seconds in outcome.stage_seconds().items():
+        report.stages.setdefault(stage, array("d")).append(seconds)
     if outcome.problems:
         report.with_problems += 1
         report.problems.update(p.kind for p in outcome.problems)

@@ -10,7 +10,7 @@ import html
 import io
 import statistics
 
-from coursetools.outcome import KINDS, NO_DIAGNOSIS
+from coursetools.outcome import KINDS, NO_DIAGNOSIS, stage_percentiles
 from coursetools.report.data import MANUAL, NOT_CHECKED, UNRECORDED
 
 #: Okabe-Ito colours, told apart with every common colour-vision deficiency.
@@ -193,6 +193,26 @@ def _problems_html(report):
             + (f"<p>and {more} more (see the grader's journal).</p>" if more > 0 else ""))
 
 
+#: What each stage of a submission's grading is, as the page says it.
+STAGE_MEANINGS = {"waiting": "handed out, waiting for a free worker", "setting-up":
+                  "on a worker: its private course, the sandbox and the kernel started",
+                  "running-cells": "the notebook's cells, the grader's own call included",
+                  "judging": "nbgrader's grades read back and the grader's own call judged",
+                  "writing": "back to the single writer, and committed to the gradebook"}
+
+
+def _stages_html(report):
+    """The median and 95th percentile of each stage (coursetools.outcome.STAGES) over the journaled submissions."""
+    found = stage_percentiles(report.stages)
+    if not found:
+        return ""
+    rows = "".join(f"<tr><td>{_e(stage)}</td><td class=n>{shares[50]:.2f}</td><td class=n>{shares[95]:.2f}</td>"
+                   f"<td class=n>{len(report.stages[stage])}</td><td>{_e(STAGE_MEANINGS.get(stage, ''))}</td></tr>"
+                   for stage, shares in found.items())
+    return ("<table><tr><th>stage</th><th>median s</th><th>95th percentile s</th><th>submissions</th>"
+            f"<th>what it is</th></tr>{rows}</table>")
+
+
 STYLE = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
 table{border-collapse:collapse;margin:0.5rem 0 1.5rem}td,th{border-bottom:1px solid #ddd;padding:0.3rem 0.6rem;
 vertical-align:top;text-align:left}td.n{text-align:right}pre{margin:0;white-space:pre-wrap;font-size:0.8rem}
@@ -228,7 +248,8 @@ def write_page(report, folder, source):
         "<h2>Submissions with problems</h2>", _problems_html(report),
     ]
     if seconds:
-        body.append(f"<h2>Grading time</h2><img alt='grading time per submission' src='{images['Grading time']}'>")
+        body.append(f"<h2>Grading time</h2><img alt='grading time per submission' src='{images['Grading time']}'>"
+                    + _stages_html(report))
     page = (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{_e(report.assignment)}: class report"
             f"</title><style>{STYLE}</style></head><body>{''.join(body)}</body></html>")
     (folder / "index.html").write_text(page)
