@@ -5,6 +5,7 @@ assignment is audited and must meet the rule, a course whose hidden tests are we
 notebook's own sizes must not, and a few mutants are graded by `make grade` as well.
 """
 import csv
+import html
 import json
 import os
 import re
@@ -101,23 +102,23 @@ def _truths(name, cells):
     return [json.loads(line) for line in done.stdout.splitlines()[-len(cells):]]
 
 
+#: Mutants the truth must find wrong however the checks judge them: mu.T works on a NumPy float but not on
+#: the notebook's own start point, mu = 155 (the domain holds Python ints).
+WRONG = {"heights": [("dfdmu", "(x - mu)", "(x - mu.T)", "AttributeError")], "backprop": []}
+
+
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_the_truth_of_the_sample_class(generated, name):
     """The sample class's right forms are equivalent and its mistakes wrong, by the truth alone (no checks)."""
     subject = generated[name][0]
-    edits = [(case, function, subject.functions[function].cell.replace(old, new))
+    edits = [(function in case.broken, function, subject.functions[function].cell.replace(old, new), "")
              for case in CLASS[name] if not case.untouched for function, old, new in case.edits]
-    said = _truths(name, [(function, cell) for _, function, cell in edits])
+    edits += [(True, function, subject.functions[function].cell.replace(old, new), why)
+              for function, old, new, why in WRONG[name]]
+    said = _truths(name, [(function, cell) for _, function, cell, _ in edits])
     assert len(said) == len(edits) > 3
-    for (case, function, _), truth_ in zip(edits, said):
-        assert truth_.startswith("wrong") == (function in case.broken), (case.student, truth_)
-
-
-def test_a_python_number_is_in_the_heights_domain():
-    """mu.T works on a NumPy float but not on the notebook's start point, mu = 155: the truth finds it wrong."""
-    cell = subjects.load(REPO, "heights").functions["dfdmu"].cell
-    [said] = _truths("heights", [("dfdmu", cell.replace("(x - mu)", "(x - mu.T)"))])
-    assert said.startswith("wrong") and "AttributeError" in said
+    for (wrong, function, cell, why), truth_ in zip(edits, said):
+        assert truth_.startswith("wrong") == wrong and why in truth_, (cell, truth_)
 
 
 def test_a_missing_domains_module_stops_the_audit(course):
@@ -134,13 +135,19 @@ def test_the_command_turns_errors_into_exit_1():
     assert done.returncode == 1 and "make audit: no assignment 'no-such-assignment'" in done.stderr
 
 
+@pytest.fixture(scope="module")
+def sampled():
+    """{assignment: [Judged]}: a seeded sample of 12 mutants of each assignment, audited."""
+    return {name: run.audit(REPO, name, seed=0, jobs=1, sample=12)[1] for name in ASSIGNMENTS}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ASSIGNMENTS)
-def test_a_sample_of_the_audit_meets_the_rule(name):
+def test_a_sample_of_the_audit_meets_the_rule(sampled, name):
     """A seeded sample of each assignment's mutants: each wrong one loses its own points only, each equivalent
     one keeps all (`make audit` judges every mutant)."""
-    subject, results = run.audit(REPO, name, seed=0, jobs=2, sample=24)
-    assert len(results) == 24
+    results = sampled[name]
+    assert len(results) == 12
     assert {j.truth for j in results} <= {"wrong", "equivalent"}
     broken = [(j.verdict, j.mutant.diff) for j in results if j.verdict in run.BREAKS]
     assert broken == []
@@ -167,33 +174,46 @@ def _weaken(course, name):
 
 @pytest.mark.slow
 def test_weakened_hidden_tests_make_the_audit_report_survivors(course, tmp_path):
-    """The same mutants (the corpus's real mistakes) meet the rule in the course and break it once its hidden
-    cases are only the notebook's own sizes: the audit can fail, and its report lists the survivors."""
-    corpus = REPO / "tests" / "corpus.py"
-    _, fair = run.audit(course, "heights", jobs=2, corpus_path=corpus, operators=("corpus",))
-    assert [j.verdict for j in fair if j.verdict in run.BREAKS] == []
+    """Once a course's hidden cases are only the notebook's own sizes, the corpus's real mistakes that the course
+    must penalise (tests/corpus.py: they lose points of their function) survive: the audit can fail, and its
+    report lists the survivors with their diffs.  (`make audit` judges the same mutants in the real course.)"""
+    from corpus import corpus
+
     _weaken(course, "heights")
-    subject, weak = run.audit(course, "heights", jobs=2, corpus_path=corpus, operators=("corpus",))
+    subject, weak = run.audit(course, "heights", jobs=1, corpus_path=REPO / "tests" / "corpus.py",
+                              operators=("corpus",))
     survivors = [j for j in weak if j.verdict == "survivor"]
     assert survivors and all(j.truth == "wrong" for j in survivors)
+    cases = {case.student: case for _, case in corpus()}
+    maxima = subject.maxima()
+    for judged in survivors:
+        expected = cases[judged.mutant.change].expected(maxima)
+        assert expected[judged.mutant.function] < maxima[judged.mutant.function]
     folder = write(tmp_path, subject, weak, {"seed": 0})
     rows = list(csv.DictReader(open(folder / "mutants.csv")))
     assert sum(row["verdict"] == "survivor" for row in rows) == len(survivors)
     page = (folder / "index.html").read_text()
-    import html
-
     assert all(html.escape(j.mutant.diff) in page for j in survivors)
 
 
 @pytest.mark.slow
 @pytest.mark.sandbox
-def test_make_grade_agrees_with_the_fast_path_cell_by_cell(tmp_path):
-    """A few mutants of each verdict the audit gives, graded by the sandboxed grader of `make grade`."""
-    from coursetools.audit import agree
+def test_the_fast_path_grades_the_corpus_as_make_grade_did(graded_corpus):
+    """Every corpus case that is a mutant (one function's cell changed) gets, by the audit's fast path, the points
+    `make grade` gave it in the shared graded corpus, cell by cell, under the seed the grader journaled.
+    (`make audit AGREE=20` grades a random sample of 20 generated mutants of each assignment the same way.)"""
+    from coursetools import journal
+    from coursetools.audit.agree import gradebook_cells
 
-    subject, results = run.audit(REPO, "heights", seed=0, jobs=2, sample=12)
-    chosen = [j for j in results if j.verdict == "kept"][:1] + [j for j in results if j.verdict == "killed"][:2]
-    rows = agree.agree(REPO, "heights", chosen, jobs=2, keep=tmp_path / "course")
-    assert len(rows) == len(chosen) == 3
-    assert all(agrees for *_, agrees in rows), rows
-    assert any(points == (0.0, 0.0) for *_, cells, _ in rows for points in cells.values())  # a test that failed
+    outcomes = journal.read(graded_corpus)
+    compared = 0
+    for name in ASSIGNMENTS:
+        subject = subjects.load(REPO, name)
+        mutants = [m for m in mutate.mutants(subject, 0, corpus=subjects.corpus(REPO, subject))
+                   if m.operator == "corpus" and (name, m.change) in outcomes]
+        graded = gradebook_cells(graded_corpus, name)
+        fast = run.fast_cells(REPO, name, [(m, outcomes[(name, m.change)].seed) for m in mutants], jobs=1)
+        for mutant, cells in zip(mutants, fast):
+            assert cells == graded[mutant.change], mutant.change
+        compared += len(mutants)
+    assert compared >= 20

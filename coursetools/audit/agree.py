@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 
 from coursetools import journal
-from coursetools.course import find, release, settings
+from coursetools.course import find, nbgrader, settings
 from coursetools.errors import GradingError
 from coursetools.sample_class import full_solution
 
@@ -28,14 +28,16 @@ def sample(results, size, seed):
     return random.Random(f"agree:{seed}").sample(results, min(size, len(results)))
 
 
-def _scratch(root, folder):
-    for name in COURSE_FILES:
-        path = Path(root) / name
+def _scratch(root, folder, name):
+    """A copy of the course in folder, with a gradebook that holds assignment name (generated into a scratch
+    folder, as `make release` does, so that the copied release/ stays as it is)."""
+    for part in COURSE_FILES:
+        path = Path(root) / part
         if path.is_dir():
-            shutil.copytree(path, folder / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(path, folder / part, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
         else:
-            shutil.copy(path, folder / name)
-    release(folder)  # the gradebook, with the assignments in it
+            shutil.copy(path, folder / part)
+    nbgrader(folder, "generate_assignment", name, "--force", f"--CourseDirectory.release_directory={folder / '.gen'}")
 
 
 def _submit(course, name, student, mutant):
@@ -49,7 +51,7 @@ def _submit(course, name, student, mutant):
     nbformat.write(notebook, folder / assignment.notebook)
 
 
-def _gradebook_cells(course, name):
+def gradebook_cells(course, name):
     """{student: {grade_id: points}} as the gradebook holds them."""
     from nbgrader.api import Gradebook
 
@@ -71,7 +73,7 @@ def agree(root, name, chosen, jobs=2, keep=None):
     folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="audit-agree-"))
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _scratch(root, folder)
+        _scratch(root, folder, name)
         students = {}
         for index, judged in enumerate(chosen):
             student = f"mutant-{index:03d}"
@@ -81,7 +83,7 @@ def agree(root, name, chosen, jobs=2, keep=None):
                                name, "--jobs", str(jobs)], capture_output=True, text=True, cwd=str(root))
         if done.returncode != 0:
             raise GradingError(f"make grade failed on the sample: {done.stderr[-2000:]}")
-        graded = _gradebook_cells(folder, name)
+        graded = gradebook_cells(folder, name)
         outcomes = journal.read(folder)
         pairs = [(students[s], outcomes[(name, s)].seed) for s in sorted(students)]
         fast = fast_cells(root, name, pairs, jobs)

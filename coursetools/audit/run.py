@@ -82,15 +82,20 @@ _WORKER = {}
 def _start(root, name, seed, seeds):
     """A worker's set-up: the assignment, the solution's namespace and the domains, once per process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    subject = subjects.load(root, name)
-    notebook.prepare(subject)
-    _WORKER.update(subject=subject, solution=notebook.namespace(subject)[0], seed=seed, seeds=seeds,
-                   domains=truth.load_domains(root, subject.module))
+    try:
+        subject = subjects.load(root, name)
+        notebook.prepare(subject)
+        _WORKER.update(subject=subject, solution=notebook.namespace(subject)[0], seed=seed, seeds=seeds,
+                       domains=truth.load_domains(root, subject.module))
+    except Exception as error:  # said by every task of this worker (a pool starts a failed worker again)
+        _WORKER["error"] = f"{type(error).__name__}: {error}"
 
 
 def judge_one(mutant):
     """Both verdicts of one mutant, in a worker set up by _start; at most CPU_LIMIT seconds of CPU."""
     w = _WORKER
+    if "error" in w:
+        raise RuntimeError(f"a worker could not start: {w['error']}")
     started = time.monotonic()
     found = Judged(mutant, "unknown")
     signal.signal(signal.SIGPROF, _expire)
@@ -162,5 +167,5 @@ def _cells_under(mutant, seed):
 def fast_cells(root, name, pairs, jobs=1):
     """[{grade_id: points}] of each (mutant, seed) in pairs, by the audit's fast path, in jobs worker processes."""
     context = multiprocessing.get_context("spawn")
-    with context.Pool(jobs, initializer=_start, initargs=(str(root), name, 0, [])) as pool:
+    with context.Pool(max(1, min(jobs, len(pairs))), initializer=_start, initargs=(str(root), name, 0, [])) as pool:
         return pool.starmap(_cells_under, pairs)
