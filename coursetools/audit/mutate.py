@@ -32,7 +32,7 @@ class Mutant:
 
     function: its name; operator: one of OPERATORS; line: the line of the cell it changes (1-based);
     change: what changed, in a few words; cell: the mutated cell's source (normalised by
-    ast.unparse; comments gone); diff: a unified diff against the normalised solution.
+    ast.unparse; comments gone); diff: a unified diff against the normalised solution, its hunks only.
     """
 
     function: str
@@ -215,8 +215,8 @@ def first_order(function, setup_text="", functions=None):
 
 
 def _mutant(function, original, operator, line, change, cell):
-    diff = "\n".join(difflib.unified_diff(original.splitlines(), cell.splitlines(), "solution", "mutant", lineterm="",
-                                          n=1))
+    lines = difflib.unified_diff(original.splitlines(), cell.splitlines(), lineterm="", n=1)
+    diff = "\n".join(list(lines)[2:])  # from the first @@: no ---/+++ header, which a spreadsheet reads as a formula
     return Mutant(function.name, operator, line, change, cell, diff)
 
 
