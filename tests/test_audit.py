@@ -137,8 +137,8 @@ def test_the_command_turns_errors_into_exit_1():
 
 @pytest.fixture(scope="module")
 def sampled():
-    """{assignment: [Judged]}: a seeded sample of 12 mutants of each assignment, audited."""
-    return {name: run.audit(REPO, name, seed=0, jobs=1, sample=12)[1] for name in ASSIGNMENTS}
+    """{assignment: [Judged]}: a seeded sample of 40 mutants of each assignment, audited."""
+    return {name: run.audit(REPO, name, seed=0, jobs=1, sample=40)[1] for name in ASSIGNMENTS}
 
 
 @pytest.mark.slow
@@ -147,7 +147,7 @@ def test_a_sample_of_the_audit_meets_the_rule(sampled, name):
     """A seeded sample of each assignment's mutants: each wrong one loses its own points only, each equivalent
     one keeps all (`make audit` judges every mutant)."""
     results = sampled[name]
-    assert len(results) == 12
+    assert len(results) == 40
     assert {j.truth for j in results} <= {"wrong", "equivalent"}
     broken = [(j.verdict, j.mutant.diff) for j in results if j.verdict in run.BREAKS]
     assert broken == []
