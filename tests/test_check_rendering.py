@@ -15,6 +15,8 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from coursetools.feedback import TeachingFeedback, plain
 
+pytestmark = pytest.mark.slow  # a kernel runs the test cells
+
 TEST_CELL = ('from readonly.checking import run_test\n'
              'run_test(globals(), "readonly.backprop_checks", "J_b3", [(6, 7, 20, 2024)], "J_b3 passes.")')
 #: A learner's J_b3 whose own line raises: a shape error, in the notebook's names.

@@ -13,7 +13,7 @@ import pytest
 from coursetools import sandbox
 from coursetools.grading.kernel import probe_sandbox
 
-pytestmark = pytest.mark.sandbox
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 
 #: Imports matplotlib's font manager with every subprocess it starts recorded; prints them.
 SPY = """

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 import uuid
 from contextlib import contextmanager
@@ -547,6 +548,33 @@ def run_to_first_failure(page, server, notebook_path, first_line, screenshot):
     Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
     cell.screenshot(path=screenshot, timeout=30_000)
     return message
+
+
+# --- nbgrader's instructor tools (test_e2e_menus, test_e2e_lab) ------------------------------
+
+#: The Nbgrader menu's items that only instructors should see.
+INSTRUCTOR_ITEMS = ["Course List", "Create assignment", "Formgrader"]
+
+
+def instructor_tools_shown(page, server):
+    """What of nbgrader's instructor tools server's JupyterLab shows: the Nbgrader menu's instructor items,
+    whether a side bar has the Create Assignment panel, the HTTP status of /formgrader."""
+    page.goto(server.url("/lab"), wait_until="domcontentloaded")
+    menu = page.locator(".lm-MenuBar-item", has_text="Nbgrader").first
+    menu.wait_for(timeout=60_000)
+    tabs = page.evaluate("() => [...document.querySelectorAll('.lm-TabBar-tab')].map(t => t.textContent"
+                         " + ' ' + (t.getAttribute('title') || ''))")
+    menu.click()
+    items = {item.text_content().strip() for item in page.locator(".lm-Menu-item:visible").all()}
+    page.keyboard.press("Escape")
+    assert "Assignment List" in items, items  # the learners' own tool stays
+    try:
+        with urllib.request.urlopen(server.url("/formgrader"), timeout=30) as answer:
+            status = answer.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    return {"menu": sorted(items & set(INSTRUCTOR_ITEMS)),
+            "create panel": any("Create Assignment" in tab for tab in tabs), "formgrader": status}
 
 
 # --- fixtures (imported by the test modules) -------------------------------------------------

@@ -9,9 +9,8 @@ a failing test with a recognised mistake does. Screenshots of the figures go to 
 (git-ignored).
 """
 import pytest
-from jupyter_browser import (LEARNER_CONFIG, REPO, SCREENSHOTS, browser, jupyter, page,  # noqa: F401
-                             run_mistaken, run_solved, run_untouched, workdir)
-from test_e2e_menus import instructor_tools_shown
+from jupyter_browser import (LEARNER_CONFIG, REPO, SCREENSHOTS, browser, instructor_tools_shown,  # noqa: F401
+                             jupyter, page, run_mistaken, run_solved, run_untouched, workdir)
 
 from coursetools.course import assignments
 
