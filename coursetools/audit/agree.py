@@ -23,9 +23,22 @@ from coursetools.sample_class import full_solution
 COURSE_FILES = ("nbgrader_config.py", "coursetools", "readonly", "source", "release")
 
 
+#: At most this many of each verdict's mutants are drawn first, so that a sample is not all of the commonest verdict.
+PER_VERDICT = 3
+
+
 def sample(results, size, seed):
-    """size Judged of results, drawn from seed (all of them if there are fewer)."""
-    return random.Random(f"agree:{seed}").sample(results, min(size, len(results)))
+    """size Judged of results (all if there are fewer), drawn from seed: up to PER_VERDICT of each verdict but
+    the commonest first (a mutant kept, one partly killed, ...), then the rest at random from all the others."""
+    draw = random.Random(f"agree:{seed}")
+    groups = {}
+    for judged in results:
+        groups.setdefault(judged.verdict, []).append(judged)
+    commonest = max(groups, key=lambda verdict: len(groups[verdict]), default=None)
+    chosen = [j for verdict in sorted(groups) if verdict != commonest
+              for j in draw.sample(groups[verdict], min(PER_VERDICT, len(groups[verdict])))][:size]
+    rest = [j for j in results if not any(j is c for c in chosen)]
+    return chosen + draw.sample(rest, min(size - len(chosen), len(rest)))
 
 
 def _scratch(root, folder, name):
