@@ -4,7 +4,8 @@ The solution and the mutant are both called on every input that the assignment's
 draws for the function (`inputs(name, seed)`: [(globals, args)], see readonly/backprop_domains.py)
 and their results compared.  Equal everywhere, to the module's TOLERANCE (a relative error of the
 whole array, by its largest entry), means equivalent; a different value, shape, type or dtype, an
-exception, a warning-free NaN where the solution has a number, or running out of time means wrong.
+exception, or a NaN where the solution has a number means wrong (running out of time is the caller's:
+coursetools.audit.run counts it as a timeout).
 Equivalence is decided by testing, not proved.
 """
 import contextlib
