@@ -31,11 +31,15 @@ MARGIN = 0.06
 MIN_MARGIN = 1.0
 #: The narrowest Gaussian the landscape is drawn for, in cm (a tenth of a bar); none for sigma <= 0.
 MIN_SIG = 0.25
+#: The top of the sliders' histogram, in probability per cm: fixed, so that two positions can be compared.
+#: It holds the data (highest bar 0.053) and any Gaussian with sigma above 1 / (SLIDER_TOP sqrt(2 pi)) = 4.4 cm;
+#: a narrower one is cut off at the top, and the title gives its peak.
+SLIDER_TOP = 0.09
 #: Points of the landscape's grid along the longer side of the window.
 GRID = 201
 
 # Okabe-Ito colours, distinguishable with every common colour-vision deficiency.
-BOTH_COLOUR = "#56B4E9"    # sky blue: data and model agree
+BOTH_COLOUR = "#56B4E9"    # sky blue: under both data and model (the smaller of the two)
 MODEL_COLOUR = "#E69F00"   # orange: the model exceeds the data
 DATA_COLOUR = "#009E73"    # bluish green: the data exceed the model
 CURVE_COLOUR = "black"     # the model curve
@@ -90,12 +94,15 @@ def _view(mu, sig):
     return low, high
 
 
-def histogram(f, p):
+def histogram(f, p, limits=None):
     """Draw the data as bars against the model f with p = (mu, sig); returns the figure.
 
-    Each bar is split where data and model overlap (the part both reach), where
-    the model exceeds the data and where the data exceed the model.  The model
-    curve is f(x, mu, sig) on a fine grid; chi^2 is in the title.
+    Each bar is split into the part under both data and model (the smaller of
+    the two), where the model exceeds the data and where the data exceed the
+    model.  The model curve is f(x, mu, sig) on a fine grid; chi^2 is in the
+    title.  limits: ((x_low, x_high), (y_low, y_high)) to fix the axes (the
+    sliders do, so that two positions can be compared); by default they fit
+    the data and the model.
     """
     mu, sig = (float(value) for value in np.ravel(p)[:2])
     x, y = heights_data()
@@ -103,22 +110,24 @@ def histogram(f, p):
     both = np.minimum(y, model)
     figure, ax = plt.subplots(figsize=(7.5, 4.2), facecolor="white")
     bars = dict(width=BIN_WIDTH, align="center", edgecolor="white", linewidth=0.6)
-    ax.bar(x, both, color=BOTH_COLOUR, label="data and model agree", **bars)
+    ax.bar(x, both, color=BOTH_COLOUR, label="under both data and model", **bars)
     ax.bar(x, np.maximum(model - y, 0), bottom=both, color=MODEL_COLOUR, hatch="//",
            label="model exceeds data", **bars)
     ax.bar(x, np.maximum(y - model, 0), bottom=both, color=DATA_COLOUR,
            label="data exceed model", **bars)
-    low, high = _view(mu, sig)
+    (low, high), y_limits = limits if limits is not None else (_view(mu, sig), None)
     fine = np.linspace(low, high, 600)
-    ax.plot(fine, f(fine, mu, sig), color=CURVE_COLOUR, linewidth=2.2,
+    curve = f(fine, mu, sig)
+    ax.plot(fine, curve, color=CURVE_COLOUR, linewidth=2.2,
             label=f"model $f(x;\\,\\mu, \\sigma)$")
     ax.set_xlim(low, high)
-    top = max(float(np.max(y)), float(np.max(f(fine, mu, sig))))
-    ax.set_ylim(0, 1.3 * top)
+    top = max(float(np.max(y)), float(np.max(curve)))
+    ax.set_ylim(*(y_limits if y_limits is not None else (0, 1.3 * top)))
+    cut = f" (peak {float(np.max(curve)):.3g}, above the window)" if np.max(curve) > ax.get_ylim()[1] else ""
     ax.set_xlabel("height $x$ (cm)")
     ax.set_ylabel("probability density (per cm)")
     ax.set_title(f"$\\mu$ = {mu:.2f} cm, $\\sigma$ = {sig:.2f} cm:   "
-                 f"$\\chi^2$ = {chi_squared(f, x, y, mu, sig):.3g} per cm²")
+                 f"$\\chi^2$ = {chi_squared(f, x, y, mu, sig):.3g} per cm²{cut}")
     ax.legend(loc="upper right", ncols=2, fontsize="small", framealpha=0.9)
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
@@ -128,6 +137,9 @@ def histogram(f, p):
 
 def explore(f, mu=155.0, sig=6.0):
     """Sliders for mu and sig that redraw histogram(f, [mu, sig]) when let go; returns the widget.
+
+    The axes are the same at every position (VIEW across, 0 to SLIDER_TOP up), so that two positions
+    can be compared.
 
     mu and sig (cm) are where the sliders start.  Needs ipywidgets, which
     JupyterLab 4 and Notebook 7 show; it is imported here, so that importing
@@ -144,7 +156,7 @@ def explore(f, mu=155.0, sig=6.0):
     sliders = {"mu": slider(mu, VIEW[0], VIEW[1], "μ (cm)"), "sig": slider(sig, 1.0, 40.0, "σ (cm)")}
 
     def draw(mu, sig):
-        figure = histogram(f, [mu, sig])
+        figure = histogram(f, [mu, sig], limits=(VIEW, (0.0, SLIDER_TOP)))
         display(figure)
         plt.close(figure)
 
@@ -226,6 +238,11 @@ def _draw_landscape(ax, f, path, window):
     ax.plot(*path[0], "o", color=PATH_COLOUR, markersize=8, markeredgecolor="black", label="start")
     ax.plot(*path[-1], "*", color=LAST_COLOUR, markersize=17, markeredgecolor="black",
             label=f"last: $\\mu$ = {path[-1, 0]:.2f} cm, $\\sigma$ = {path[-1, 1]:.2f} cm")
+    if sig_low < SIG_RANGE[0] < sig_high:
+        # Narrower Gaussians than this are narrower than a bar: chi^2 sees them only at the bar centres,
+        # so it rises and falls with mu every BIN_WIDTH as the peak passes over a centre and between two.
+        ax.axhline(SIG_RANGE[0], color="black", linestyle=":", linewidth=1.2,
+                   label=f"below $\\sigma$ = {SIG_RANGE[0]:g} cm: narrower than a bar, $\\chi^2$ ripples with $\\mu$")
     ax.set_xlim(mu_low, mu_high)
     ax.set_ylim(sig_low, sig_high)
     ax.set_aspect("equal", adjustable="box")

@@ -437,7 +437,7 @@ def test_explore_sliders_redraw_the_model_they_are_moved_to(monkeypatch):
     """The optional widget: two sliders, starting where asked, that redraw histogram(f, [mu, sig]) on each change."""
     drawn = []
 
-    def record(f, p):
+    def record(f, p, limits=None):
         drawn.append(tuple(p))
         return plt.figure()
 

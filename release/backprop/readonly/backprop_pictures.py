@@ -19,6 +19,9 @@ FINAL_COLOUR = "#d95f02"
 FAN_COLOURMAP = "Purples"
 #: The cost panel's range before training shows where the cost goes (it widens at the end if needed).
 COST_RANGE = (1e-4, 1.0)
+#: The opacity of the cost at each step: while training runs, and at the end, under its running median.
+LIVE_COST_ALPHA = 0.9
+FINISHED_COST_ALPHA = 0.45
 
 
 def _closed(curve):
@@ -52,8 +55,8 @@ class TrainingPicture:
         self._shade = Normalize(0, max(1, iterations))
         # Fixed margins rather than a layout engine: redrawing then costs half as much.
         self.figure, (self.ax, self.cost_ax) = plt.subplots(
-            1, 2, figsize=(9.5, 4.8), width_ratios=(1, 1.1), facecolor="white",
-            gridspec_kw=dict(left=0.075, right=0.985, bottom=0.2, top=0.88, wspace=0.3))
+            1, 2, figsize=(9.5, 5.1), width_ratios=(1, 1.1), facecolor="white",
+            gridspec_kw=dict(left=0.075, right=0.985, bottom=0.25, top=0.885, wspace=0.3))
         ax, cost_ax = self.ax, self.cost_ax
         ax.plot([], [], color=self._fan(0.75), linewidth=1.5, label=f"every {every} steps (darker: later)")
         (self.training_line,) = ax.plot(*_closed(y), color=TRAINING_COLOUR, linewidth=4, alpha=0.85,
@@ -61,8 +64,10 @@ class TrainingPicture:
         (self.output_line,) = ax.plot([], [], color=FINAL_COLOUR, linewidth=2.2, zorder=4,
                                       label="output $a^{(3)}$: latest; at the end, the kept one")
         _square_axes(ax, "What the network draws")
-        ax.legend(loc="upper left", bbox_to_anchor=(-0.2, -0.14), ncols=2, fontsize="small", frameon=False)
-        (self.cost_line,) = cost_ax.semilogy([], [], color=PROGRESS_COLOUR, linewidth=0.7, alpha=0.45,
+        # Both legends below their axes, side by side (one column here, so that the two do not meet).
+        ax.legend(loc="upper left", bbox_to_anchor=(-0.2, -0.13), fontsize="small", frameon=False)
+        # Solid while training runs, so that the live panel is readable; finish() fades it under the median.
+        (self.cost_line,) = cost_ax.semilogy([], [], color=PROGRESS_COLOUR, linewidth=0.9, alpha=LIVE_COST_ALPHA,
                                              label="cost at each step")
         cost_ax.set_xlim(-0.02 * iterations, 1.03 * iterations + 1)
         cost_ax.set_ylim(*COST_RANGE)
@@ -89,6 +94,7 @@ class TrainingPicture:
         """Complete the picture: the whole cost history (iterations + 1,), its median, the kept output (2, N)."""
         fan, cost_ax = self._fan, self.cost_ax
         self.show_costs(costs)
+        self.cost_line.set_alpha(FINISHED_COST_ALPHA)
         self.output_line.set_data(*_closed(output))
         window = min(101, costs.size)
         if window >= 3:
@@ -100,7 +106,8 @@ class TrainingPicture:
         cost_ax.plot([kept_step], [costs[kept_step]], "o", color=FINAL_COLOUR, markersize=7,
                      label=f"lowest, kept: {costs[kept_step]:.3g} (step {kept_step})")
         cost_ax.set_ylim(min(COST_RANGE[0], costs.min() / 2), max(COST_RANGE[1], costs.max() * 1.5))
-        cost_ax.legend(loc="upper right", fontsize="small", framealpha=0.9)
+        # Below the axes, as the curves' legend is: inside, it would cover the spikes.
+        cost_ax.legend(loc="upper right", bbox_to_anchor=(1.0, -0.13), ncols=2, fontsize="small", frameon=False)
         self.figure.suptitle(f"{self.iterations} steps of steepest descent: cost {costs[0]:.3g} → "
                              f"{costs[kept_step]:.3g} (lowest, kept)")
         return self.figure
