@@ -73,16 +73,17 @@ def scores(url, course_id):
                 for s in gradebook.assignment_submissions(a.name) for n in s.notebooks for g in n.grades}
 
 
-def task_seconds(course):
-    """Mean worker seconds per submission from the journal (the task's wall time on its worker)."""
-    outcomes = list(journal.read(course).values())
+def task_seconds(course, url=None):
+    """Mean worker seconds per submission from the journal of the gradebook at url (the task's wall time on its
+    worker)."""
+    outcomes = list(journal.read(course, url).values())
     return sum(o.seconds for o in outcomes) / max(1, len(outcomes))
 
 
-def measure(name, cores, total, seconds, course=None):
+def measure(name, cores, total, seconds, course=None, url=None):
     """One row of part 1: wall s, submissions/min, s per submission per core (wall x cores / total)."""
     return {"grader": name, "cores": cores, "wall_s": seconds, "per_minute": total / seconds * 60,
-            "cost_s": seconds * cores / total, "task_s": task_seconds(course) if course else None}
+            "cost_s": seconds * cores / total, "task_s": task_seconds(course, url) if course else None}
 
 
 def grade_three_ways(folder, server, per_assignment):
@@ -108,7 +109,7 @@ def grade_three_ways(folder, server, per_assignment):
     rows = [measure("stock nbgrader autograde", 1, total, stock),
             measure(f"grade --jobs {WORKERS} (SQLite)", WORKERS, total, local, copies["local"]),
             measure(f"grade --scheduler, {WORKERS} dask workers (PostgreSQL)", WORKERS, total, remote,
-                    copies["cluster"])]
+                    copies["cluster"], url)]
     found = [scores(f"sqlite:///{copies[k] / 'gradebook.db'}", course_id) for k in ("stock", "local")]
     found.append(scores(url, course_id))
     same = found[0] == found[1] == found[2] and len(found[0]) > 0
