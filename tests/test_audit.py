@@ -107,6 +107,7 @@ def _truths(name, cells):
 WRONG = {"heights": [("dfdmu", "(x - mu)", "(x - mu.T)", "AttributeError")], "backprop": []}
 
 
+@pytest.mark.slow  # runs each notebook's definitions in a subprocess
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_the_truth_of_the_sample_class(generated, name):
     """The sample class's right forms are equivalent and its mistakes wrong, by the truth alone (no checks)."""
