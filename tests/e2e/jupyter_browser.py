@@ -227,6 +227,19 @@ def chromium(viewport=(1366, 768)):
         shutil.rmtree(profile, ignore_errors=True)
 
 
+@contextmanager
+def offline_page(path, viewport):
+    """A page of a new Chromium with the network off, loaded from the file at path: (page, every URL it asked for)."""
+    requested = []
+    with chromium(viewport=viewport) as context:
+        context.set_offline(True)
+        context.on("request", lambda request: requested.append(request.url))
+        page = context.new_page()
+        page.goto(Path(path).as_uri())
+        page.wait_for_load_state("load")
+        yield page, requested
+
+
 # --- driving a notebook page -------------------------------------------------------------
 
 _STATE = """() => {

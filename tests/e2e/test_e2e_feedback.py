@@ -11,7 +11,7 @@ import datetime
 import sys
 
 import pytest
-from jupyter_browser import RAW_LATEX, SCREENSHOTS, chromium
+from jupyter_browser import RAW_LATEX, SCREENSHOTS, offline_page
 
 from coursetools.course import nbgrader
 from coursetools.sample_class import CLASS, stamp_as_collected, write_submission
@@ -45,13 +45,7 @@ def released(tmp_path_factory):
 
 
 def test_the_released_feedback_page_reads_well_offline(released):
-    requested = []
-    with chromium(viewport=(1100, 800)) as context:
-        context.set_offline(True)
-        context.on("request", lambda request: requested.append(request.url))
-        page = context.new_page()
-        page.goto(released.as_uri())
-        page.wait_for_load_state("load")
+    with offline_page(released, (1100, 800)) as (page, requested):
         text = page.inner_text("body")
         formulas = page.evaluate("""() => [...document.querySelectorAll('math')].map(m => {
             const box = m.getBoundingClientRect();

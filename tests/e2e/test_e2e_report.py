@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from jupyter_browser import REPO, SCREENSHOTS, chromium
+from jupyter_browser import REPO, SCREENSHOTS, offline_page
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from report import ASSIGNMENT, course, fill  # noqa: E402
@@ -22,13 +22,7 @@ def test_the_report_page_loads_offline_with_every_figure(tmp_path):
     subprocess.run([sys.executable, "-m", "coursetools", "report", "--root", str(folder)], cwd=REPO, check=True,
                    capture_output=True, timeout=300)
     page_file = folder / "reports" / ASSIGNMENT / "index.html"
-    requested = []
-    with chromium(viewport=(1200, 900)) as context:
-        context.set_offline(True)
-        context.on("request", lambda request: requested.append(request.url))
-        page = context.new_page()
-        page.goto(page_file.as_uri())
-        page.wait_for_load_state("load")
+    with offline_page(page_file, (1200, 900)) as (page, requested):
         images = page.eval_on_selector_all(
             "img", "els => els.map(e => ({complete: e.complete, width: e.naturalWidth, alt: e.alt}))")
         SCREENSHOTS.mkdir(exist_ok=True)
