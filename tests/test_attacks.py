@@ -271,8 +271,6 @@ def test_nothing_is_left_behind(attacked):
     assert [name for name in attacked["shm_left"] if name.startswith("coursetools-")
             and not alive(name.split("-")[1])] == []
 
-    return True
-
 
 # --------------------------------------------------------------------------- set-up and environment
 
