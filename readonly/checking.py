@@ -1,14 +1,16 @@
 """What the two checks modules share: calling learner code and comparing numbers.
 
 A failed check raises ``CheckFailed``, an ``AssertionError`` whose message
-says what was expected, what came back and the likely cause; IPython shows
+says what was expected, what came back and the likely cause (or, when no
+known mistake matches, says so and how to find the mistake); IPython shows
 that message alone, without the frames of the checks, so that it is the first
 thing a learner reads in the notebook and in the feedback.
 
 Comparisons are made on plain Python floats, so a notebook that rebinds
 NumPy's comparison functions cannot change a verdict.  The guards that see
 a numerical derivative as it is computed are in readonly.guards, which
-imports this module (not the other way round); what every checks module
+imports this module (not the other way round), and what a learner's own
+exception is told is in readonly.learner_errors; what every checks module
 provides is declared in readonly.interface.  Importing this module has no
 side effects.
 """
@@ -17,15 +19,14 @@ import importlib
 import io
 import json
 import math
-import re
 import signal
 import threading
 import warnings
-from pathlib import Path
 
 import numpy as np
 
 from readonly.gradients import relative_error
+from readonly.learner_errors import named_shapes, raised
 
 
 class CheckFailed(AssertionError):
@@ -51,17 +52,28 @@ class CheckFailed(AssertionError):
         return [f"\x1b[1;31m{lines[0]}\x1b[0m", *lines[1:]]
 
 
-def failure(name, expected, got, causes=(), mistake="unrecognised"):
+def failure(name, expected, got, causes=(), mistake="unrecognised", advice=()):
     """A CheckFailed for name, the learner's function, whose message a learner reads first.
 
     expected, got: short descriptions; causes: sentences naming the likely mistakes, most likely
-    first; mistake: the identifier of the recognised cause, without the function's name.
+    first; mistake: the identifier of the recognised cause, without the function's name; advice:
+    lines printed in place of causes when no known mistake matched (see `explained`).
     """
     lines = [f"{name} is not right yet.", f"  expected: {expected}", f"  got:      {got}"]
     if causes:
         lines.append("  likely causes:" if len(causes) > 1 else "  likely cause:")
         lines.extend(f"    - {cause}" for cause in causes)
+    lines.extend(f"  {line}" for line in advice)
     return CheckFailed("\n".join(lines), f"{name}/{mistake}")
+
+
+def explained(found, advice):
+    """(causes, mistake, advice) for `failure`, from found, what `recognise` returned.
+
+    A known mistake gives its one cause; None (no known mistake matched) gives no cause at all, only
+    advice: lines that say so and show the learner a way to find the mistake themselves.
+    """
+    return ([found[1]], found[0], ()) if found else ((), "unrecognised", tuple(advice))
 
 
 def recognise(got, known, tolerance=None):
@@ -108,51 +120,6 @@ def _time_limit(seconds):
         signal.signal(signal.SIGALRM, previous)
 
 
-_SHAPE = re.compile(r"\((\d+)\s*,\s*(\d+)\)")
-_MISMATCH = ("could not be broadcast", "matmul: Input operand", "not aligned", "reshape", "shapes")
-
-
-def named_shapes(text, sizes):
-    """text with each shape (a, b) followed by its names, as in "(20, 7) = (N, n2)".
-
-    sizes: {number: name}, the notebook's names for the sizes of this case (for example
-    {20: "N", 6: "n1", 7: "n2"}); a shape is named only when both of its numbers are known.
-    """
-    def name(match):
-        a, b = int(match.group(1)), int(match.group(2))
-        if a in sizes and b in sizes and (sizes[a], sizes[b]) != (str(a), str(b)):
-            return f"({a}, {b}) = ({sizes[a]}, {sizes[b]})"
-        return match.group(0)
-
-    return _SHAPE.sub(name, text) if sizes else text
-
-
-def learner_frame(error, function):
-    """(frame, line number) of the last line of the learner's own code that error passed through, or None.
-
-    The learner's code is the function and anything else defined in a notebook cell: a frame
-    whose file is not a module of a package (readonly's, NumPy's, Python's).
-    """
-    import traceback
-
-    library = (str(Path(__file__).resolve().parent), str(Path(np.__file__).resolve().parent.parent),
-               str(Path(contextlib.__file__).resolve().parent))
-    ours = [(frame, line) for frame, line in traceback.walk_tb(error.__traceback__)
-            if frame.f_code.co_filename == getattr(getattr(function, "__code__", None), "co_filename", None)
-            or not str(Path(frame.f_code.co_filename).resolve()).startswith(library)]
-    return ours[-1] if ours else None
-
-
-def _shapes_in(frame, code, sizes):
-    """"J (20, 2) = (N, 2); W3 (2, 7) = (2, n2)" for the arrays named in code, as frame sees them."""
-    shown = []
-    for name in dict.fromkeys(re.findall(r"[A-Za-z_]\w*", code)):
-        value = frame.f_locals.get(name, frame.f_globals.get(name))
-        if isinstance(value, np.ndarray):
-            shown.append(f"{name} {named_shapes(str(value.shape), sizes)}")
-    return "; ".join(shown)
-
-
 def call(function, name, *args, sizes=None):
     """Call a learner's function and return its result.
 
@@ -181,38 +148,15 @@ def call(function, name, *args, sizes=None):
         except CheckFailed:
             raise
         except (Exception, SystemExit) as error:  # the learner's bug, reported as a failed check
-            raise _raised(error, function, name, sizes) from None
+            raise CheckFailed(*raised(error, function, name, sizes)) from None
 
 
-def _raised(error, function, name, sizes):
-    """The CheckFailed for error, raised by the learner's function: its line, and the shapes there."""
-    import linecache
-
-    try:
-        text = str(error)
-    except Exception:  # an exception class of the learner's whose message cannot be made
-        text = f"(an unprintable {type(error).__name__})"
-    shapes = isinstance(error, ValueError) and any(word in text for word in _MISMATCH)
-    lines = [f"{name} raised {type(error).__name__}: {named_shapes(text, sizes or {}) if shapes else text}"]
-    found = learner_frame(error, function)
-    code = linecache.getline(found[0].f_code.co_filename, found[1]).strip() if found else ""
-    if found:
-        lines.append(f"  at line {found[1]} of your cell" + (f": {code}" if code else ""))
-    if shapes:
-        if found and code:
-            lines.append(f"  shapes in that line: {_shapes_in(found[0], code, sizes or {})}")
-        lines.append("  the shapes do not fit together: write each factor's shape beside it; "
-                     + ", ".join(f"{v} = {k}" for k, v in (sizes or {}).items() if v != str(k)))
-        return CheckFailed("\n".join(lines), f"{name}/shapes-do-not-fit")
-    return CheckFailed("\n".join(lines), f"{name}/raises-{type(error).__name__}")
-
-
-def floats(value, name, shape, shape_causes=(), known_shapes=None, sizes=None):
+def floats(value, name, shape, known_shapes=None, sizes=None, advice=()):
     """Check that value is a finite real NumPy array of the given shape.
 
-    Returns its entries, in C order, as a list of Python floats.
-    shape_causes: likely causes to print when the shape is wrong; known_shapes: {shape: (mistake,
-    cause)} for wrong shapes that a known mistake gives; sizes: {number: name} to name shapes.
+    Returns its entries, in C order, as a list of Python floats.  known_shapes: {shape: (mistake,
+    cause)} for wrong shapes that a known mistake gives; advice: what to print, in place of a cause,
+    for any other wrong shape (see `explained`); sizes: {number: name} to name shapes.
     """
     if value is None:
         raise failure(name, f"a NumPy array of shape {shape}", "None",
@@ -224,12 +168,11 @@ def floats(value, name, shape, shape_causes=(), known_shapes=None, sizes=None):
              "needed"], "not-an-array")
     plain = np.asarray(value)  # a view of any ndarray subclass as a plain array
     if plain.shape != tuple(shape):
-        mistake, causes = "wrong-shape", list(shape_causes)
-        if known_shapes and plain.shape in known_shapes:
-            mistake, cause = known_shapes[plain.shape]
-            causes = [cause]
+        found = (known_shapes or {}).get(plain.shape)
+        causes, mistake, advice = explained(found, advice)
         raise failure(name, f"an array of shape {named_shapes(str(tuple(shape)), sizes or {})}",
-                      f"shape {named_shapes(str(plain.shape), sizes or {})}", causes, mistake)
+                      f"shape {named_shapes(str(plain.shape), sizes or {})}", causes,
+                      mistake if found else "wrong-shape", advice)
     if plain.dtype.kind not in "biuf":
         raise failure(name, "real numbers", f"an array of dtype {plain.dtype}", (), "not-real")
     entries = [float(v) for v in np.ndarray.tolist(plain.ravel())]
@@ -304,13 +247,16 @@ def run_test(namespace, module, name, cases, message=None):
     """What a test cell does: check namespace[name] on cases, then print message (if any).
 
     module: the checks module, as "readonly.backprop_checks".  It and the modules it is made of
-    (readonly.gradients, this module, readonly.guards) are imported afresh first, each after the
-    ones it imports, so that the checks module is bound to the fresh copies and what ran before in
-    the notebook does not change the verdict.  A failure is raised as the checks module's
-    CheckFailed, its message first.
+    (readonly.gradients, readonly.learner_errors, this module, readonly.guards, and the modules its
+    PARTS names, such as readonly.backprop_mistakes) are imported afresh first, each after the ones
+    it imports, so that the checks module is bound to the fresh copies and what ran before in the
+    notebook does not change the verdict.  A failure is raised as the checks module's CheckFailed,
+    its message first.
     """
-    for shared in ("readonly.gradients", __name__, "readonly.guards"):  # each after those it imports
-        importlib.reload(importlib.import_module(shared))
+    for shared in ("readonly.gradients", "readonly.learner_errors", __name__, "readonly.guards"):
+        importlib.reload(importlib.import_module(shared))  # each after those it imports
+    for part in getattr(importlib.import_module(module), "PARTS", ()):
+        importlib.reload(importlib.import_module(part))
     checks = importlib.reload(importlib.import_module(module))
     checks.check(namespace, name, cases)
     if message:

@@ -27,15 +27,18 @@ analytic formula the learner writes:
 - steepest_step: minus the aggression times the gradient of
   chi^2 = |y - f|^2, on data made of random bumps (not the heights), at two
   aggressions; by central differences, then by complex steps.
-The cases (sizes, seeds, aggressions) are chosen by the notebook's test cells.
+The cases (sizes, seeds, aggressions) are chosen by the notebook's test cells; the mistakes the
+checks recognise, and what a learner reads when none matches, are in readonly.heights_mistakes.
 """
 import random
 
 import numpy as np
 
-from readonly.checking import CheckFailed, failure, floats, installed, received, recognise
+from readonly.checking import CheckFailed, failure, floats, installed, received
 from readonly.gradients import central_difference, complex_step, relative_error
 from readonly.guards import COMPLEX_STEP, Watch, guard, is_complex, moved, plain, watched_call
+from readonly.heights_mistakes import (ELEMENTWISE, NUMERICAL, NUMERICAL_DERIVATIVE, SINGLE_NUMBER,
+                                       diagnose_derivative, diagnose_step, unknown_shape)
 
 #: The region, in cm, the checks draw (mu, sig) from; readonly.heights' contour plot always shows it.
 MU_RANGE = (150.0, 200.0)
@@ -48,44 +51,8 @@ TOLERANCE = 1e-6
 #: Relative error allowed against the exact (complex-step) references: a chain-rule
 #: answer is far inside it, a finite-difference approximation outside.
 EXACT_TOLERANCE = 1e-12
-
-#: Likely causes of wrong values that match no known mistake, per function, most common first.
-#: They name the step to look at, never the code to write.
-CAUSES = {
-    "dfdmu": [
-        "the power of sig in the factor: differentiate the exponent u in mu",
-        "a sign: by the chain rule, the derivative of (x - mu)**2 in mu brings a minus sign",
-        "f itself written into `factor`: the given return line already multiplies by f(x, mu, sig)",
-    ],
-    "dfdsig": [
-        "a dropped term: sig appears twice in f, in the prefactor A and in the exponent u; "
-        "by the product rule each gives a term",
-        "the power of sig in one of the terms",
-        "a sign of one of the two terms",
-    ],
-    "steepest_step": [
-        "the second entry of the Jacobian is dchi2/dsig: the chain rule through f, as the given first entry "
-        "does it for mu",
-        "dfdmu where dfdsig is meant",
-        "the factor that the derivative of the square (y - f)**2 brings down",
-    ],
-}
-NUMERICAL = "a numerical (finite-difference) derivative in place of the one worked out by hand"
-#: What a learner's function seen computing a numerical derivative is told, per function.
-NUMERICAL_DERIVATIVE = {
-    "dfdmu": ("the derivative worked out by hand, which evaluates f only at the x, mu and sig it is given",
-              "a numerical derivative (a complex step, or finite differences) in place of the one worked out by "
-              "hand: exact or not, it is not the derivative this exercise asks for; differentiate f in mu by the "
-              "chain rule"),
-    "dfdsig": ("the derivative worked out by hand, which evaluates f only at the x, mu and sig it is given",
-               "a numerical derivative (a complex step, or finite differences) in place of the one worked out by "
-               "hand: exact or not, it is not the derivative this exercise asks for; differentiate f in sig by the "
-               "product and chain rules"),
-    "steepest_step": ("-aggression * J with dchi2/dsig by the chain rule through f, which evaluates f only at the "
-                      "mu and sig it is given",
-                      "dchi2/dsig computed numerically (a complex step, or finite differences of chi^2) in place of "
-                      "the chain rule: the given first entry shows the way for mu"),
-}
+#: The modules this one is made of, which readonly.checking.run_test imports afresh before it.
+PARTS = ("readonly.heights_mistakes",)
 
 
 def gaussian(x, mu, sig):
@@ -145,44 +112,6 @@ def _where(mu, sig, N):
     return f"at mu = {mu:.2f}, sig = {sig:.2f} and {N} random x"
 
 
-def _derivative_mistakes(name, want, x, mu, sig):
-    """(mistake, form, cause) of the wrong derivatives a learner writes, for recognise().
-
-    Each form is built from want, the finite-difference reference, and f, so no analytic
-    derivative is written in this module.
-    """
-    f = gaussian(x, mu, sig)
-    reference = np.array(want)
-    if name == "dfdmu":
-        return [
-            ("sign", -reference, "a sign: the derivative of (x - mu)**2 in mu brings a minus sign, and the exponent "
-             "has one of its own"),
-            ("power-of-sig-too-few", reference * sig, "the power of sig: the factor has one power of sig too few"),
-            ("power-of-sig-too-many", reference / sig, "the power of sig: the factor has one power of sig too many"),
-            ("f-in-factor", reference * f, "f itself written into `factor`: the given return line already multiplies "
-             "by f"),
-        ]
-    exponent_term = reference + f / sig  # the term the exponent of f contributes
-    return [
-        ("drops-the-prefactor-term", exponent_term, "a dropped term: the prefactor A depends on sig too, and by the "
-         "product rule contributes a term of its own"),
-        ("drops-the-exponent-term", -f / sig, "a dropped term: the exponent u depends on sig too, and contributes a "
-         "term"),
-        ("sign-of-the-prefactor-term", reference + 2 * f / sig, "a sign: A shrinks as sig grows, so dA/dsig is "
-         "negative"),
-        ("both-signs", -reference, "both signs are flipped"),
-        ("f-omitted", reference / f, "f is missing: both terms keep the factor f (A e^u) that they multiply"),
-        ("power-in-the-exponent-term-too-few", exponent_term * sig - f / sig,
-         "the power of sig in the exponent's term: one power too few"),
-        ("power-in-the-exponent-term-too-many", exponent_term / sig - f / sig,
-         "the power of sig in the exponent's term: one power too many"),
-        ("power-in-the-prefactor-term", exponent_term - f / sig ** 2,
-         "the power of sig in the prefactor's term: differentiate A = 1 / (sig sqrt(2 pi)) in sig again"),
-        ("mu-for-sig", numerical(lambda m, s: gaussian(x, m, s), mu, sig)[0],
-         "the derivative with respect to mu where sig is meant"),
-    ]
-
-
 def _guarded_model(watch, x, mu, sig):
     """Our Gaussian f, which refuses (watch.refuse) an x, mu or sig other than the case's by a complex or small step."""
     def f(x_, mu_, sig_):
@@ -217,14 +146,10 @@ def answer_derivative(namespace, name, case):
     watch = Watch()
     result = _learner_call(namespace, name, _guarded_parameters(watch, x, mu, sig),
                            {"f": _guarded_model(watch, x, mu, sig)}, watch, {N: "N"})
-    shape_causes = [
-        "a sum over the points: the derivative has one entry per x, like f itself",
-        "`@` (a dot product, one number) where `*` (entry by entry) is meant",
-    ]
     if isinstance(result, (int, float, np.number)):
-        raise failure(name, f"an array of shape ({N},), one entry per x", "a single number", shape_causes,
+        raise failure(name, f"an array of shape ({N},), one entry per x", "a single number", [SINGLE_NUMBER],
                       "a-single-number")
-    return floats(result, name, (N,), shape_causes, {(): ("a-single-number", shape_causes[0])}, {N: "N"})
+    return floats(result, name, (N,), {(): ("a-single-number", SINGLE_NUMBER)}, {N: "N"}, unknown_shape(name))
 
 
 def judge_derivative(name, case, got):
@@ -233,13 +158,13 @@ def judge_derivative(name, case, got):
     x, mu, sig = random_point(N, seed)
     got = received(got, N, name)
     model = lambda m, s: gaussian(x, m, s)  # noqa: E731
-    want = numerical(model, mu, sig)[ROW[name]].tolist()
+    gradient = numerical(model, mu, sig)
+    want = gradient[ROW[name]].tolist()
     error = relative_error(got, want)
     if not error < TOLERANCE:
-        found = recognise(got, _derivative_mistakes(name, want, x, mu, sig))
-        mistake, causes = (found[0], [found[1]]) if found else ("unrecognised", CAUSES[name])
         raise failure(name, f"finite differences of f {_where(mu, sig, N)}, to a relative error below {TOLERANCE:g}",
-                      f"a relative error of {error:.3g}", causes, mistake)
+                      f"a relative error of {error:.3g}",
+                      *diagnose_derivative(name, got, want, gaussian(x, mu, sig), sig, gradient[0]))
     error = relative_error(got, exact(model, mu, sig)[ROW[name]].tolist())
     if not error < EXACT_TOLERANCE:
         raise failure(name, f"the exact derivative {_where(mu, sig, N)}, to a relative error below "
@@ -276,26 +201,9 @@ def _learner_step(namespace, x, y, mu, sig, aggression):
             raise failure(
                 "steepest_step", "two numbers, dchi2/dmu and dchi2/dsig, to put in J",
                 f"an error building J: {str(error).splitlines()[0].split(': ', 1)[-1]}",
-                ["`*` where `@` is meant: an entry-by-entry product leaves one number per bar, where the "
-                 "derivative of chi^2 sums over the bars to one number"], "elementwise-for-dot") from None
+                [f"{ELEMENTWISE}: an entry-by-entry product leaves one number per bar"],
+                "elementwise-for-dot") from None
         raise
-
-
-def _step_mistakes(want, N):
-    """(mistake, form, cause) of the wrong steps a learner writes, for recognise(); want is the right step."""
-    first = want[0]
-    return [
-        ("sign", [first, -want[1]], "a sign of dchi2/dsig: the derivative of (y - f)**2 in sig is minus twice "
-         "(y - f) times df/dsig"),
-        ("missing-factor-2", [first, want[1] / 2], "the factor 2 that the derivative of the square (y - f)**2 "
-         "brings down"),
-        ("missing-factor-minus-2", [first, -want[1] / 2], "the factor -2 that the derivative of the square "
-         "(y - f)**2 brings down, sign and all"),
-        ("mean-for-sum", [first, want[1] / N], "a mean over the bars where chi^2 is their sum"),
-        ("dfdmu-for-dfdsig", [first, first], "dfdmu where dfdsig is meant: the second entry is the derivative with "
-         "respect to sig"),
-        ("second-entry-zero", [first, 0.0], "the second entry is zero: compute dchi2/dsig"),
-    ]
 
 
 def answer_step(namespace, case):
@@ -304,11 +212,9 @@ def answer_step(namespace, case):
     x, y, mu, sig = random_bumps(N, seed)
     got = []
     for factor in (aggression, 2 * aggression):
-        elementwise = ("`*` where `@` is meant in the Jacobian: each entry must be one number, summed over "
-                       f"the bars, not an array of {N}")
         got += floats(_learner_step(namespace, x, y, mu, sig, factor), "steepest_step", (2,),
-                      [elementwise, "J built with more or other entries than [dchi2/dmu, dchi2/dsig]"],
-                      {(2, N): ("elementwise-for-dot", elementwise)}, {N: "N", 2: "2"})
+                      {(2, N): ("elementwise-for-dot", f"{ELEMENTWISE}, not an array of {N}")}, {N: "N", 2: "2"},
+                      unknown_shape("steepest_step"))
     return got
 
 
@@ -331,22 +237,13 @@ def judge_step(case, got):
         if not max(errors) < 1e-5:
             raise failure("steepest_step",
                           f"-aggression * J = [{want[0]:.6g}, {want[1]:.6g}] with aggression {factor:g} {where}",
-                          f"[{got[0]:.6g}, {got[1]:.6g}]", *_step_diagnosis(got, want, both, factor, aggression, N))
+                          f"[{got[0]:.6g}, {got[1]:.6g}]",
+                          *diagnose_step(got, want, both, factor, aggression, N, TOLERANCE))
         error = relative_error(got, (-factor * exact_gradient).tolist())
         if not error < EXACT_TOLERANCE:
             raise failure("steepest_step", f"the exact step {where}, to a relative error below {EXACT_TOLERANCE:g}",
                           f"a relative error of {error:.3g}: close, but only as close as a numerical "
                           "approximation gets", [NUMERICAL + " for dchi2/dsig"], "numerical-approximation")
-
-
-def _step_diagnosis(got, want, both, factor, aggression, N):
-    """([cause], mistake) for a wrong step got, (2,), where want was right."""
-    if factor != aggression and recognise(got, [("", both[:2], "")]):
-        return ["the step does not grow with the aggression: the step is -aggression times J"], "ignores-aggression"
-    if relative_error(got[:1], want[:1]) >= TOLERANCE:
-        return ["the first entry of J is given: put back the given line for dchi2/dmu"], "first-entry-changed"
-    found = recognise(got, _step_mistakes(want, N))
-    return ([found[1]], found[0]) if found else (CAUSES["steepest_step"], "unrecognised")
 
 
 def answer(namespace, name, case):

@@ -13,7 +13,7 @@ import pytest
 from conftest import REPO
 
 from coursetools.course import assignments
-from readonly import backprop_checks, heights_checks
+from readonly import backprop_checks, backprop_mistakes, heights_checks, heights_mistakes
 from readonly.checking import CheckFailed, call, named_shapes, recognise
 from readonly.guards import NUMERICAL_DERIVATIVE, Watch, guard, moved, watched_call
 
@@ -38,21 +38,25 @@ def solution_fragments():
 
 
 def every_hint():
-    """Every likely cause the two checks modules can print."""
-    hints = [cause for causes in backprop_checks.CAUSES.values() for cause in causes]
-    hints += [cause for _, _, cause in backprop_checks.SCALINGS]
+    """Every likely cause, and every line of advice, that the two checks modules can print."""
+    hints = [cause for _, _, cause in backprop_mistakes.scalings([1.0], 20)]
     params, x, y = backprop_checks.random_case(6, 7, 20, 0)
-    for name in ("J_b3", "J_b2", "J_W1", "J_b1"):
-        hints += [cause for _, _, cause in backprop_checks._chain_mistakes(params, name[2:], x, y)]
-        causes, known = backprop_checks._shape_causes(name, params[name[2:]].shape, 20)
-        hints += causes + [cause for _, cause in known.values()]
-    hints += [cause for causes in heights_checks.CAUSES.values() for cause in causes]
+    for name in ("J_W3", "J_b3", "J_W2", "J_b2", "J_W1", "J_b1"):
+        target = name[2:]
+        jacobian = lambda derivatives: backprop_checks.exact_jacobian(params, target, x, y, derivatives)  # noqa: E731
+        hints += [cause for _, _, cause in backprop_mistakes.chain_mistakes(target, jacobian, backprop_checks._sigma)]
+        hints += [cause for _, cause in backprop_mistakes.shape_mistakes(name, params, 20).values()]
+        hints += backprop_mistakes.unmatched(name) + backprop_mistakes.unknown_shape(name, params)
     x, mu, sig = heights_checks.random_point(30, 0)
+    gradient = heights_checks.numerical(lambda m, s: heights_checks.gaussian(x, m, s), mu, sig)
     for name in ("dfdmu", "dfdsig"):
-        want = heights_checks.numerical(lambda m, s: heights_checks.gaussian(x, m, s), mu, sig)[heights_checks.ROW[name]]
-        hints += [cause for _, _, cause in heights_checks._derivative_mistakes(name, want, x, mu, sig)]
-    hints += [cause for _, _, cause in heights_checks._step_mistakes([1.0, 2.0], 30)]
-    hints += [text for pair in heights_checks.NUMERICAL_DERIVATIVE.values() for text in pair]
+        hints += [cause for _, _, cause in heights_mistakes.derivative_mistakes(
+            name, gradient[heights_checks.ROW[name]], heights_checks.gaussian(x, mu, sig), sig, gradient[0])]
+    hints += [cause for _, _, cause in heights_mistakes.step_mistakes([1.0, 2.0], 30)]
+    for name in heights_checks.FUNCTIONS:
+        hints += heights_mistakes.unmatched(name) + heights_mistakes.unknown_shape(name)
+    hints += [text for pair in heights_mistakes.NUMERICAL_DERIVATIVE.values() for text in pair]
+    hints += [heights_mistakes.SINGLE_NUMBER, heights_mistakes.ELEMENTWISE, heights_mistakes.NUMERICAL]
     hints += list(backprop_checks.NUMERICAL_DERIVATIVE)
     return hints
 
@@ -71,15 +75,18 @@ def test_every_known_mistake_has_its_own_form():
     """No two known mistakes give the same answer, so one tolerance tells them apart (the ones sharing an id aside)."""
     params, x, y = backprop_checks.random_case(5, 3, 7, 4)
     reference = backprop_checks.numerical_jacobian(params, "W1", x, y).ravel().tolist()
-    known = [(m, [f(7) * r for r in reference], c) for m, f, c in backprop_checks.SCALINGS]
-    known += backprop_checks._chain_mistakes(params, "W1", x, y)
+    known = backprop_mistakes.scalings(reference, 7) + backprop_mistakes.chain_mistakes(
+        "W1", lambda derivatives: backprop_checks.exact_jacobian(params, "W1", x, y, derivatives),
+        backprop_checks._sigma)
     for mistake, form, _ in known:
         assert recognise(np.ravel(form).tolist(), known)[0] == mistake
     x, mu, sig = heights_checks.random_point(25, 3)
-    want = heights_checks.numerical(lambda m, s: heights_checks.gaussian(x, m, s), mu, sig)[1]
-    known = heights_checks._derivative_mistakes("dfdsig", want, x, mu, sig)
-    for mistake, form, _ in known:
-        assert recognise(np.ravel(form).tolist(), known)[0] == mistake
+    gradient = heights_checks.numerical(lambda m, s: heights_checks.gaussian(x, m, s), mu, sig)
+    for name in ("dfdmu", "dfdsig"):
+        known = heights_mistakes.derivative_mistakes(name, gradient[heights_checks.ROW[name]],
+                                                     heights_checks.gaussian(x, mu, sig), sig, gradient[0])
+        for mistake, form, _ in known:
+            assert recognise(np.ravel(form).tolist(), known)[0] == mistake
 
 
 def test_a_shape_error_names_the_learner_s_line_and_the_shapes():

@@ -67,11 +67,13 @@ def test_the_grader_refuses_a_checks_module_without_the_interface(tmp_path):
 
 def test_run_test_binds_the_checks_module_to_fresh_guards_checking_and_gradients():
     """A notebook that switched a guard off before a test cell: run_test imports the guards afresh, so a complex
-    step is still seen, and the checks module, the guards and checking share one CheckFailed."""
+    step is still seen, and the checks module, the guards and checking share one CheckFailed; the modules the
+    checks are made of (its PARTS, readonly.learner_errors) are fresh too."""
     out = run_python("""
         import readonly.checking as checking, readonly.gradients as gradients, readonly.guards as guards
-        from readonly import heights_checks
-        old = guards.Watch, checking.CheckFailed, gradients.relative_error
+        from readonly import heights_checks, heights_mistakes, learner_errors
+        old = (guards.Watch, checking.CheckFailed, gradients.relative_error, heights_mistakes.diagnose_step,
+               learner_errors.raised)
         guards.Watch.refuse = lambda self, what, kind: None  # what a notebook could do before a test cell
         namespace = {}
         exec("def dfdmu(x, mu, sig):\\n    return f(x, mu + 1e-20j, sig).imag / 1e-20", namespace)
@@ -84,6 +86,10 @@ def test_run_test_binds_the_checks_module_to_fresh_guards_checking_and_gradients
         assert heights_checks.CheckFailed is guards.CheckFailed is checking.CheckFailed
         assert gradients.relative_error is not old[2]
         assert heights_checks.relative_error is checking.relative_error is gradients.relative_error
+        assert heights_checks.diagnose_step is heights_mistakes.diagnose_step is not old[3]
+        assert heights_mistakes.recognise is checking.recognise
+        assert heights_mistakes.relative_error is gradients.relative_error
+        assert checking.raised is learner_errors.raised is not old[4]
         print(failed.mistake)
     """)
     assert out.strip() == "dfdmu/numerical-derivative"
@@ -91,6 +97,6 @@ def test_run_test_binds_the_checks_module_to_fresh_guards_checking_and_gradients
 
 def test_the_readonly_modules_are_linked_into_each_assignment():
     for assignment in ("backprop", "heights"):
-        for name in ("guards.py", "interface.py"):
+        for name in ("guards.py", "interface.py", "learner_errors.py", f"{assignment}_mistakes.py"):
             link = REPO / "source" / assignment / "readonly" / name
             assert link.is_symlink() and link.resolve() == (REPO / "readonly" / name).resolve()

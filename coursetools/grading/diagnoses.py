@@ -30,6 +30,9 @@ KERNEL_CAUSES = {
     "keepdims-dropped": "the function returned the shape a sum without keepdims gives",
     "no-sum-over-examples": "the function returned one column per example (no sum over the examples)",
     "sum-over-wrong-axis": "the function returned the shape a sum over the wrong axis gives",
+    "last-factor-of-another-layer": "the function returned the shape that another layer's activation in the last "
+                                    "factor gives",
+    "chain-stops-early": "the function returned the shape of a chain rule that stops before the parameter's layer",
     "a-single-number": "the function returned a single number where one per bar is needed",
     "elementwise-for-dot": "the function returned the shape an elementwise product gives where a dot product is meant",
     "numerical-derivative": "the function computes its derivative numerically (finite differences or a complex step)",

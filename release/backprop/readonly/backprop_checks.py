@@ -19,12 +19,16 @@ bound, for the duration of the call, to versions that refuse complex numbers
 and a run of the network with a weight moved by a small step; so does
 arithmetic that makes a weight complex or adds such a step to it.  That
 fails the check as "<function>/numerical-derivative".
+
+The mistakes the checks recognise, and what a learner reads when none matches, are in
+readonly.backprop_mistakes.
 """
 import random
 
 import numpy as np
 
-from readonly.checking import CheckFailed, failure, floats, installed, received, recognise
+from readonly.backprop_mistakes import diagnose, shape_mistakes, unknown_shape
+from readonly.checking import CheckFailed, failure, floats, installed, received
 from readonly.gradients import central_difference, complex_step, relative_error
 from readonly.guards import COMPLEX_STEP, Watch, guard, is_complex, moved, watched_call
 
@@ -33,48 +37,15 @@ PARAMETERS = ("W1", "W2", "W3", "b1", "b2", "b3")
 FD_STEP = 1e-6
 FD_TOLERANCE = 1e-5
 EXACT_TOLERANCE = 1e-12
+#: The modules this one is made of, which readonly.checking.run_test imports afresh before it.
+PARTS = ("readonly.backprop_mistakes",)
 
-#: Likely causes of wrong values that match no known mistake, per function, most common first.
-#: They name the step to look at, never the code to write.
-CAUSES = {
-    "J_b3": [
-        "sigma(z3) where its derivative d_sigma(z3) is meant",
-        "the factor 2 or the sign of dC/da3",
-        "`@` where the element-wise product `*` is meant",
-    ],
-    "J_b2": [
-        "the step down a layer: J has one row per unit of layer 3, and W3 maps layer 2 to layer 3",
-        "d_sigma of the wrong layer: each layer's step uses its own z",
-        "sigma where d_sigma is meant",
-    ],
-    "J_W1": [
-        "a missing step: from layer 3 go down through W3, d_sigma(z2), W2 and d_sigma(z1)",
-        "d_sigma of the wrong layer",
-        "a missing transpose, or `*` where `@` is meant",
-    ],
-    "J_b1": [
-        "a missing step: from layer 3 go down through W3, d_sigma(z2), W2 and d_sigma(z1)",
-        "d_sigma of the wrong layer",
-        "a missing transpose, or `*` where `@` is meant",
-    ],
-}
-CAUSES["J_W3"] = CAUSES["J_b3"]
-CAUSES["J_W2"] = CAUSES["J_b2"]
 #: What a Jacobian seen computing a numerical derivative is told: (expected, cause).
 NUMERICAL_DERIVATIVE = (
     "a Jacobian by the chain rule, from one run of the network at its weights as they are",
     "a numerical Jacobian (a complex step, or finite differences: the network run again with a weight moved) "
     "in place of the chain rule: exact or not, it is not what this exercise asks for; build J from one call of "
     "network_function(x)")
-#: Scalings of the right Jacobian that a known mistake gives: (mistake, factor, cause); N is the number of examples.
-SCALINGS = (
-    ("no-division-by-N", lambda N: N, "the division by the number of examples N is missing: C is a mean over them"),
-    ("divides-by-N-twice", lambda N: 1 / N,
-     "a division by the number of examples N too many: a mean over the examples already divides by N once"),
-    ("sign", lambda N: -1, "a sign: C grows as a3 moves away from y, so dC/da3 is positive where a3 > y"),
-    ("missing-factor-2", lambda N: 0.5, "the factor 2 that the derivative of a square brings down"),
-    ("missing-factor-minus-2", lambda N: -0.5, "the factor 2 of the square's derivative, and with it the sign"),
-)
 
 
 def _sigma(z):
@@ -134,40 +105,6 @@ def exact_jacobian(params, name, x, y, derivatives=None):
         return a
 
     return complex_step(lambda: np.sum((output() - y) ** 2) / x.size, work[name])
-
-
-#: Layers each parameter's chain of derivatives passes through, from the output down.
-CHAIN = {"3": "3", "2": "32", "1": "321"}
-
-
-def _chain_mistakes(params, target, x, y):
-    """(mistake, Jacobian, cause) for each wrong derivative of sigma that a chain rule to target may use."""
-    layers = CHAIN[target[1]]
-    known = []
-    for layer in layers:
-        wrong = exact_jacobian(params, target, x, y, {layer: _sigma})
-        known.append(("sigma-for-d_sigma", wrong, f"sigma(z{layer}) where its derivative d_sigma(z{layer}) is meant"))
-    if len(layers) > 1:
-        everywhere = exact_jacobian(params, target, x, y, {layer: _sigma for layer in layers})
-        known.append(("sigma-for-d_sigma", everywhere, "sigma where its derivative d_sigma is meant"))
-    for layer in layers:
-        skipped = exact_jacobian(params, target, x, y, {layer: np.ones_like})
-        known.append(("skips-d_sigma", skipped, f"a skipped link of the chain: the factor d_sigma(z{layer})"))
-    return known
-
-
-def _shape_causes(name, shape, N):
-    """(causes, known_shapes) for a Jacobian of the wrong shape; see readonly.checking.floats."""
-    rows = shape[0]
-    if name.startswith("J_b"):
-        known = {
-            (rows,): ("keepdims-dropped", f"keepdims=True dropped from the sum over examples (that gives shape ({rows},))"),
-            (rows, N): ("no-sum-over-examples",
-                        f"the sum over the examples, axis=1, is missing (that leaves one column per example)"),
-            (1, N): ("sum-over-wrong-axis", "a sum over the units (axis=0) where the sum over the examples (axis=1) is meant"),
-        }
-        return ["a missing transpose, or `*` where `@` is meant"], known
-    return ["a missing transpose, or `*` where `@` is meant", "the sizes 6 and 7 written into the code"], {}
 
 
 def _scale(weight):
@@ -235,15 +172,6 @@ def _sizes(params, x):
     return names if len(names) == 5 else {}
 
 
-def _diagnose(name, got, params, x, y, reference):
-    """(mistake, [cause]) for got, the learner's entries, differing from reference (a list of floats)."""
-    N, target = x.shape[1], name[2:]
-    known = [(mistake, [factor(N) * r for r in reference], cause) for mistake, factor, cause in SCALINGS]
-    known += _chain_mistakes(params, target, x, y)
-    found = recognise(got, known)
-    return (found[0], [found[1]]) if found else ("unrecognised", CAUSES[name])
-
-
 def answer(namespace, name, case):
     """namespace[name] on one case (n1, n2, N, seed): its entries as a list of floats.
 
@@ -252,9 +180,8 @@ def answer(namespace, name, case):
     """
     n1, n2, N, seed = case
     params, x, y = random_case(n1, n2, N, seed)
-    shape = params[name[2:]].shape
-    causes, known = _shape_causes(name, shape, N)
-    return floats(_learner_jacobian(namespace, name, params, x, y), name, shape, causes, known, _sizes(params, x))
+    return floats(_learner_jacobian(namespace, name, params, x, y), name, params[name[2:]].shape,
+                  shape_mistakes(name, params, N), _sizes(params, x), unknown_shape(name, params))
 
 
 def judge(name, case, got):
@@ -271,15 +198,16 @@ def judge(name, case, got):
     reference = numerical_jacobian(params, target, x, y).ravel().tolist()
     error = relative_error(got, reference)
     if not error < FD_TOLERANCE:
-        mistake, causes = _diagnose(name, got, params, x, y, reference)
         raise failure(name, f"finite differences of the cost {where}, to a relative error below {FD_TOLERANCE:g}",
-                      f"a relative error of {error:.3g}", causes, mistake)
+                      f"a relative error of {error:.3g}", *diagnose(
+                          name, got, reference, N, lambda wrong: exact_jacobian(params, target, x, y, wrong), _sigma))
     exact = exact_jacobian(params, target, x, y).ravel().tolist()
     error = relative_error(got, exact)
     if not error < EXACT_TOLERANCE:
         raise failure(name, f"the exact derivative {where}, to a relative error below {EXACT_TOLERANCE:g}",
                       f"a relative error of {error:.3g}: close, but only as close as a numerical approximation gets",
-                      ["a numerical (finite-difference) Jacobian in place of the chain rule"], "numerical-approximation")
+                      ["a numerical (finite-difference) Jacobian in place of the chain rule"],
+                      "numerical-approximation")
 
 
 def check_case(namespace, name, case):

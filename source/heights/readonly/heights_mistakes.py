@@ -1,0 +1,1 @@
+../../../readonly/heights_mistakes.py

@@ -1,0 +1,1 @@
+../../../readonly/learner_errors.py
