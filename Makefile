@@ -89,12 +89,15 @@ report: $(BIN)/.installed  ## what the class got wrong: reports/<assignment>/ind
 bench-report: $(BIN)/.installed  ## make report on a synthetic class of 100,000 submissions (SUBMISSIONS=n)
 	$(BIN)/python benchmarks/report.py $(if $(SUBMISSIONS),--submissions $(SUBMISSIONS))
 
-bench-grade: $(BIN)/.installed bubblewrap  ## stock nbgrader autograde vs make grade on a synthetic class
+bench-grade: $(BIN)/.installed bubblewrap  ## stock nbgrader autograde vs make grade on a synthetic class (SUBMISSIONS=n per assignment, CLASS=right)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/grade.py
+
+profile-grade: $(BIN)/.installed bubblewrap  ## where one submission's CPU goes: the grader's process (cProfile, TOP=n) and its kernels
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/profile_submission.py
 
 bench-memory: $(BIN)/.installed  ## a worker's peak memory on a notebook of 1,000,000 metadata objects, against nbformat reading it
 	$(BIN)/python benchmarks/memory.py
 
 bench-cluster: $(BIN)/.installed bubblewrap postgres  ## grade --jobs 2 vs a 2-worker Dask cluster into PostgreSQL, the writer's capacity (SUBMISSIONS, WRITES, BENCH_JSON=path)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/cluster.py $(if $(BENCH_JSON),--json $(BENCH_JSON))
-.PHONY: grade report bench-grade bench-cluster bench-report bench-memory
+.PHONY: grade report bench-grade profile-grade bench-cluster bench-report bench-memory

@@ -1,18 +1,18 @@
 """Stock `nbgrader autograde` vs `make grade` (coursetools.grading) on one synthetic class, in the same run.
 
-Run with `make bench-grade` (optionally SUBMISSIONS=n per assignment, default 60).
-The class cycles through the sample cases (right and wrong answers) of every
-assignment.  Two identical scratch courses are graded, one by each; the script
+Run with `make bench-grade` (optionally SUBMISSIONS=n per assignment, default 60, and CLASS=right for
+a class of full solutions only).  The class cycles through the sample cases (right and wrong answers)
+of every assignment, or is all right answers.  Two identical scratch courses are graded, one by each; the script
 checks that every cell's score agrees and prints, per grader: submissions per
 minute, the ratio, the peak memory of the whole process tree (kernels
 included) and of the largest single process of each role (the client or nbgrader's own
 process, a Dask worker, a kernel with its sandbox), and for `grade` where a worker's time goes (starting and stopping
 kernels, running cells, the rest of nbgrader's pipeline), the CPU seconds per submission of each (every
-process counted: resource.RUSAGE_CHILDREN around each command) with the projection for 100,000
+process counted: a cpuacct cgroup around each command, benchmarks/cpu_account.py, which also counts the
+sandboxed kernels that rusage misses) with the projection for 100,000
 submissions on 64 cores, and the median and 95th percentile of each stage of grading (the outcomes' stamps).
 """
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -24,8 +24,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 from conftest import copy_course  # noqa: E402
+from cpu_account import counted  # noqa: E402
 
 from coursetools.course import assignments, release  # noqa: E402
 from coursetools.journal import read as read_journal  # noqa: E402
@@ -67,17 +69,16 @@ def tree(root_pid):
     return roles
 
 
-def children_cpu():
-    """CPU seconds (user and system) of every process this one has waited for, and those they waited for."""
-    used = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return used.ru_utime + used.ru_stime
-
-
 def timed(command, cwd):
     """Run command; return (seconds, peaks, cpu): peaks are bytes, {"tree": all processes at once, and for each
     role of `tree` the largest one process of that role reached}; cpu is the CPU seconds of the command and
-    of every process under it that was waited for (each worker, launcher, sandbox and kernel is)."""
-    cpu_before = children_cpu()
+    of every process under it (benchmarks/cpu_account.py)."""
+    with counted() as used:
+        seconds, peaks = _run(command, cwd)
+    return seconds, peaks, used["cpu"]
+
+
+def _run(command, cwd):
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, env={**os.environ, "PATH": PATH},
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -97,17 +98,17 @@ def timed(command, cwd):
     sampler.join()
     if process.returncode != 0:
         raise RuntimeError(f"{command} failed:\n{errors[-3000:]}")
-    return time.perf_counter() - started, peaks, children_cpu() - cpu_before
+    return time.perf_counter() - started, peaks
 
 
 def mib(peaks):
     return ", ".join(f"{name} {value / 2 ** 20:.0f} MiB" for name, value in peaks.items() if value)
 
 
-def synthetic_class(course, per_assignment):
+def synthetic_class(course, per_assignment, right_only=False):
     counts = {}
     for assignment in assignments(course):
-        cases = CLASS.get(assignment.name, ())
+        cases = [c for c in CLASS.get(assignment.name, ()) if c.right or not right_only]
         for index in range(per_assignment if cases else 0):
             case = cases[index % len(cases)]
             write_submission(course, Case(f"{case.student}-{index:03d}", case.assignment, case.edits, case.broken,
@@ -132,11 +133,13 @@ def main():
         stock.mkdir()
         copy_course(stock)
         release(stock)
-        counts = synthetic_class(stock, per_assignment)
+        right_only = os.environ.get("CLASS", "mixed") == "right"
+        counts = synthetic_class(stock, per_assignment, right_only)
         ours = Path(folder) / "ours"
         shutil.copytree(stock, ours, symlinks=True)
         total = sum(counts.values())
-        print(f"synthetic class: {counts} submissions on {os.cpu_count()} cores")
+        print(f"synthetic class of {'right answers' if right_only else 'right and wrong answers'}: {counts} "
+              f"submissions on {os.cpu_count()} cores")
 
         stock_seconds, stock_peaks, stock_cpu = 0.0, {}, 0.0
         for name, count in counts.items():

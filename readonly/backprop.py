@@ -9,7 +9,6 @@ nothing and changes nothing.
 import os
 from dataclasses import dataclass, field
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from readonly.backprop_checks import PARAMETERS  # the six parameters: declared with the checks, which plot nothing
@@ -21,6 +20,7 @@ from readonly.backprop_pictures import (  # noqa: F401 -- the notebook draws thr
     draw_training,
     live_available,
 )
+from readonly.drawing import pyplot
 
 #: Each of the six parameters paired with the name of its Jacobian function.
 JACOBIANS = {name: "J_" + name for name in PARAMETERS}
@@ -147,7 +147,7 @@ def plot_training(x, y, iterations=10000, aggression=3.5, noise=1, *, network, r
                 _step(x, y, network, aggression, noise * random.standard_normal(len(PARAMETERS)), check=step == 0)
     except BaseException:
         if screen is not None:  # its last frame stays on screen; pyplot must not show the figure again
-            plt.close(picture.figure)
+            pyplot().close(picture.figure)
         raise
     network.update(kept)  # the weights are rebound at every step, so these arrays are as they were
     output = network["network_function"](x)[-1]

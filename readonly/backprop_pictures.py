@@ -1,16 +1,15 @@
 """The pictures of 1-Backpropagation: the network, the curves before training, and training as it goes.
 
 Shapes are written (rows, columns); N is the number of training examples.  Importing this module
-draws nothing and changes nothing.
+draws nothing, changes nothing and imports no matplotlib (readonly/drawing.py: a graded run draws nothing).
 """
 import io
 import os
 import time
 
-import matplotlib
-import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.colors import Normalize
+
+from readonly.drawing import picture, pyplot
 
 TRAINING_COLOUR = "#1b9e77"
 PROGRESS_COLOUR = "#7570b3"
@@ -49,8 +48,11 @@ class TrainingPicture:
     """
 
     def __init__(self, y, iterations, every):
+        from matplotlib.colors import Normalize
+
         self.iterations, self.every = iterations, every
         self.snapshots, self.steps, self.fan_lines = [], [], []
+        plt = pyplot()
         self._fan = plt.get_cmap(FAN_COLOURMAP)
         self._shade = Normalize(0, max(1, iterations))
         # Fixed margins rather than a layout engine: redrawing then costs half as much.
@@ -141,7 +143,7 @@ def live_available():
     except ImportError:
         return False
     shell = get_ipython()
-    return getattr(shell, "kernel", None) is not None and "inline" in matplotlib.get_backend()
+    return getattr(shell, "kernel", None) is not None and "inline" in pyplot().get_backend()
 
 
 class LiveDisplay:
@@ -227,12 +229,13 @@ class LiveDisplay:
         self.picture.figure.canvas.draw()
         self.handle.update(self._image(self._png()))
         self.frames += 1
-        plt.close(self.picture.figure)
+        pyplot().close(self.picture.figure)
 
 
+@picture
 def draw_network(sizes=(1, 6, 7, 2)):
     """Draw a fully connected network with the given layer sizes; returns the figure."""
-    figure, ax = plt.subplots(figsize=(6.5, 3.8), facecolor="white")
+    figure, ax = pyplot().subplots(figsize=(6.5, 3.8), facecolor="white")
     tallest = max(sizes)
     positions = []
     for layer, size in enumerate(sizes):
@@ -259,6 +262,7 @@ def draw_network(sizes=(1, 6, 7, 2)):
     return figure
 
 
+@picture
 def draw_curves(y, output):
     """The target and the network's drawing side by side on [0, 1]^2, before any training.
 
@@ -266,7 +270,7 @@ def draw_curves(y, output):
     Dots mark every fifth example, the first (x = 0) ringed, to show where the curve starts.
     Returns the figure.
     """
-    figure, axes = plt.subplots(1, 2, figsize=(8.5, 4.4), facecolor="white", layout="constrained")
+    figure, axes = pyplot().subplots(1, 2, figsize=(8.5, 4.4), facecolor="white", layout="constrained")
     for ax, curve, colour, title in ((axes[0], y, TRAINING_COLOUR, "The target: the training curve $y$"),
                                      (axes[1], output, FINAL_COLOUR, "What the untrained network draws, $a^{(3)}$")):
         ax.plot(*_closed(curve), color=colour, linewidth=2.5)

@@ -3,12 +3,13 @@
 Shapes are written (rows, columns); every array of the data has one entry
 per histogram bin, 100 of them.  A model f is called as f(x, mu, sig) and
 must work entry by entry on NumPy arrays, as the notebook's Gaussian does.
-Importing this module draws nothing and changes nothing.
+Importing this module draws nothing and changes nothing, and imports no matplotlib: the pictures
+import it when they first draw, and while nbgrader runs the notebook they draw nothing
+(readonly/drawing.py says why that changes no grade).
 """
-import matplotlib.pyplot as plt
-from matplotlib.colors import LogNorm
-from matplotlib.ticker import MaxNLocator
 import numpy as np
+
+from readonly.drawing import picture, pyplot
 
 # The region the contour plot always shows, in cm (it grows to hold the whole path), is where the checks
 # draw (mu, sig) from: declared with them, which import no plotting code.
@@ -61,6 +62,7 @@ def heights_data():
     return x, y / (np.sum(y) * BIN_WIDTH)
 
 
+@picture
 def draw_data(x, y):
     """Draw the heights data as bars; returns the figure.
 
@@ -68,7 +70,7 @@ def draw_data(x, y):
     bin, per cm.  Each bar is BIN_WIDTH wide, so the bars' total area is the
     sum of y times BIN_WIDTH.
     """
-    figure, ax = plt.subplots(figsize=(7.5, 3.8), facecolor="white")
+    figure, ax = pyplot().subplots(figsize=(7.5, 3.8), facecolor="white")
     ax.bar(x, y, width=BIN_WIDTH, align="center", color=DATA_COLOUR, edgecolor="white", linewidth=0.6)
     ax.set_xlim(*VIEW)
     ax.set_xlabel("height $x$ (cm)")
@@ -94,6 +96,7 @@ def _view(mu, sig):
     return low, high
 
 
+@picture
 def histogram(f, p, limits=None):
     """Draw the data as bars against the model f with p = (mu, sig); returns the figure.
 
@@ -108,7 +111,7 @@ def histogram(f, p, limits=None):
     x, y = heights_data()
     model = f(x, mu, sig)
     both = np.minimum(y, model)
-    figure, ax = plt.subplots(figsize=(7.5, 4.2), facecolor="white")
+    figure, ax = pyplot().subplots(figsize=(7.5, 4.2), facecolor="white")
     bars = dict(width=BIN_WIDTH, align="center", edgecolor="white", linewidth=0.6)
     ax.bar(x, both, color=BOTH_COLOUR, label="under both data and model", **bars)
     ax.bar(x, np.maximum(model - y, 0), bottom=both, color=MODEL_COLOUR, hatch="//",
@@ -135,6 +138,7 @@ def histogram(f, p, limits=None):
     return figure
 
 
+@picture
 def explore(f, mu=155.0, sig=6.0):
     """Sliders for mu and sig that redraw histogram(f, [mu, sig]) when let go; returns the widget.
 
@@ -158,7 +162,7 @@ def explore(f, mu=155.0, sig=6.0):
     def draw(mu, sig):
         figure = histogram(f, [mu, sig], limits=(VIEW, (0.0, SLIDER_TOP)))
         display(figure)
-        plt.close(figure)
+        pyplot().close(figure)
 
     return widgets.VBox([widgets.HBox(list(sliders.values())), widgets.interactive_output(draw, sliders)])
 
@@ -227,6 +231,8 @@ def _draw_landscape(ax, f, path, window):
     # chi^2 would take most of the colours: they get the top colour instead.
     usual = chi2[sigs >= SIG_RANGE[0]] if np.any(sigs >= SIG_RANGE[0]) else chi2
     levels = _levels(np.ma.filled(usual, np.nan))
+    from matplotlib.colors import LogNorm
+
     filled = ax.contourf(mus, sigs, chi2, levels=levels, cmap="viridis", norm=LogNorm(), extend="both")
     ax.contour(mus, sigs, chi2, levels=levels[::2], colors="black", linewidths=0.5, alpha=0.45)
     (mu_low, mu_high), (sig_low, sig_high) = window
@@ -255,6 +261,8 @@ def _draw_landscape(ax, f, path, window):
 
 def _draw_chi_squared_per_step(ax, values):
     """Plot chi^2 (steps,) against the step number in ax, on a log scale when every value is positive."""
+    from matplotlib.ticker import MaxNLocator
+
     ax.plot(np.arange(len(values)), values, color=LAST_COLOUR, marker="o", markersize=3.5, linewidth=1.4)
     shown = values[np.isfinite(values)]
     if shown.size and np.all(shown > 0):
@@ -267,6 +275,7 @@ def _draw_chi_squared_per_step(ax, values):
     ax.grid(alpha=0.3, which="both")
 
 
+@picture
 def contour(f, p):
     """Draw the chi^2 landscape of the model f with the path p on it, and chi^2 per step; returns the figure.
 
@@ -283,7 +292,7 @@ def contour(f, p):
     (mu_low, mu_high), (sig_low, sig_high) = window
     tall = (sig_high - sig_low) / (mu_high - mu_low)
     height = float(np.clip(6.4 * tall + 1.6, 4.4, 9.0))
-    figure, (ax, steps_ax) = plt.subplots(1, 2, figsize=(12.5, height), width_ratios=(2.1, 1),
+    figure, (ax, steps_ax) = pyplot().subplots(1, 2, figsize=(12.5, height), width_ratios=(2.1, 1),
                                           layout="constrained", facecolor="white")
     filled = _draw_landscape(ax, f, path, window)
     _draw_chi_squared_per_step(steps_ax, path_chi_squared(f, path))
