@@ -116,7 +116,8 @@ def test_the_page_is_self_contained_and_shows_the_tables(graded):
     for row in read_csv(graded / "reports" / "backprop" / "mistakes.csv"):
         if int(row["submissions"]) >= 2:
             assert f"<code>{row['mistake']}</code>" in page and f"<td class=n>{row['submissions']}</td>" in page
-    assert "J_b3/sigma-for-d_sigma" in page and "sigma(z3) where its derivative d_sigma(z3) is meant" in page
+    assert "J_b3/sigma-for-d_sigma" in page
+    assert "the activation sigma itself at layer 3 where its derivative belongs" in page
     assert "kernel-died" in page and "trick-exits-the-kernel" in page
 
 
