@@ -64,7 +64,9 @@ def test_feedback_shows_a_failed_check_s_message_alone_and_withholds_hidden_test
     page = (graded / "feedback" / student / "backprop" / "1-Backpropagation.html").read_text()
     text = html.unescape(re.sub(r"<[^>]+>", "", page))
     assert text.count("keepdims=True dropped") == 2  # once in the visible test's output, once in the hidden one's
-    assert not any(frame in text for frame in ("Where it happened", "most recent call", "checking.py:", "_checks.py:"))
+    assert not any(frame in text for frame in ("Where it happened", "most recent call"))
+    # A frame reads "File .../readonly/checking.py:273, in run_test"; the notebook's text may name the files.
+    assert not re.search(r"(checking|_checks)\.py:\d", text)
     assert "The code of the hidden tests is withheld" in text
     hidden_case = "(6, 7, 37, 41)"  # a case of J_b1's hidden test, in source/ only
     assert hidden_case in (REPO / "source/backprop/1-Backpropagation.ipynb").read_text()
