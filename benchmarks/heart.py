@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from readonly import backprop  # noqa: E402
-from readonly.backprop_pictures import REFERENCE  # noqa: E402
+from readonly.backprop_heart import REFERENCE  # noqa: E402
 
 SOURCE = REPO / "source" / "backprop" / "1-Backpropagation.ipynb"
 CELLS = ("imports", "network", "J_W3", "J_b3", "J_W2", "J_b2", "J_W1", "J_b1")

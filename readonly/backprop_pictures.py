@@ -4,10 +4,8 @@ Shapes are written (rows, columns); N is the number of training examples.  Impor
 draws nothing, changes nothing and imports no matplotlib (readonly/drawing.py: a graded run draws nothing).
 """
 import io
-import json
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -23,9 +21,6 @@ COST_RANGE = (1e-4, 1.0)
 #: The opacity of the cost at each step: while training runs, and at the end, under its running median.
 LIVE_COST_ALPHA = 0.9
 FINISHED_COST_ALPHA = 0.45
-#: What correct Jacobians drew at the notebook's settings: the worst, median and best of seeds 0 to 19,
-#: written by benchmarks/heart.py (docs/heart.md).
-REFERENCE = Path(__file__).with_name("backprop_reference.json")
 
 
 def _closed(curve):
@@ -286,38 +281,4 @@ def draw_curves(y, output):
         ax.legend(loc="lower center", fontsize="small", frameon=False)
     axes[1].plot(*_closed(y), color=TRAINING_COLOUR, linewidth=1, alpha=0.4, label="the target, for comparison")
     axes[1].legend(loc="lower center", fontsize="small", frameon=False)
-    return figure
-
-
-@picture
-def draw_beside_reference(output, y, seed=None):
-    """What the network draws now, output (2, N), beside what correct Jacobians drew at the notebook's settings.
-
-    The three references are the worst, median and best of seeds 0 to 19 (REFERENCE), ranked by how far
-    the curve passes from the heart's notch; each panel says how far that is.  Returns the figure.
-    """
-    from readonly.backprop import NOTCH_TOLERANCE, heart_distances
-
-    reference = json.loads(REFERENCE.read_text())
-    steps = reference["settings"]["iterations"]
-    plt = pyplot()
-    figure, axes = plt.subplots(1, 4, figsize=(12, 3.6), facecolor="white", layout="constrained")
-    panels = [(output, FINAL_COLOUR, f"Yours{'' if seed is None else f' (seed {seed})'}")]
-    for which, curve in reference["curves"].items():
-        panels.append((np.array(curve["output"]), PROGRESS_COLOUR, f"Correct: the {which}, seed {curve['seed']}"))
-    for ax, (curve, colour, title) in zip(axes, panels):
-        notch = heart_distances(curve, y)["notch"]
-        ax.plot(*_closed(y), color=TRAINING_COLOUR, linewidth=3, alpha=0.4)
-        ax.plot(*_closed(curve), color=colour, linewidth=2)
-        ax.add_patch(plt.Circle(y[:, 0], NOTCH_TOLERANCE, fill=False, linestyle=":", color="black"))
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1)
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        shape = "a heart" if notch <= NOTCH_TOLERANCE else "no notch yet"
-        ax.set_title(f"{title}\nnotch {notch:.3f} away: {shape}", fontsize="medium")
-    figure.suptitle(f"Correct Jacobians after {steps:,} steps at these settings: a heart on {reference['hearts']} of "
-                    f"{reference['of']} seeds, a flat top (a shield) on the others; the dotted ring marks the notch",
-                    fontsize="medium")
     return figure

@@ -10,7 +10,7 @@ from conftest import REPO
 from notebook_code import run_cells
 
 from readonly import backprop
-from readonly.backprop_pictures import REFERENCE, draw_beside_reference
+from readonly.backprop_heart import REFERENCE, draw_beside_reference
 
 SOURCE = REPO / "source" / "backprop" / "1-Backpropagation.ipynb"
 DOC = REPO / "docs" / "heart.md"

@@ -1,6 +1,7 @@
 """Helpers for 1-Backpropagation: the training data, the training loop and the rise-over-run check.
 
-The pictures are in readonly/backprop_pictures.py; the ones the notebook draws are reachable from here.
+The pictures are in readonly/backprop_pictures.py, what makes a drawing a heart in readonly/backprop_heart.py;
+the ones the notebook uses are reachable from here.
 
 Shapes are written (rows, columns); N is the number of training examples,
 n1 and n2 the sizes of the two hidden layers.  Importing this module draws
@@ -15,11 +16,18 @@ from readonly.backprop_checks import PARAMETERS  # the six parameters: declared 
 from readonly.backprop_pictures import (  # noqa: F401 -- the notebook draws through this module
     LiveDisplay,
     TrainingPicture,
-    draw_beside_reference,
     draw_curves,
     draw_network,
     draw_training,
     live_available,
+)
+from readonly.backprop_heart import (  # noqa: F401 -- the notebook and the tests reach the heart through this module
+    NOTCH_TOLERANCE,
+    distance_to_curve,
+    draw_beside_reference,
+    draws_a_heart,
+    heart_distances,
+    heart_landmarks,
 )
 from readonly.drawing import pyplot
 
@@ -176,43 +184,6 @@ def _step(x, y, network, aggression, noises, check):
         if check:
             _check_shape(JACOBIANS[name], jacobian, network[name])
         network[name] = network[name] - aggression * (1 + scaled_noise) * jacobian
-
-
-#: How close the drawn curve must come to the heart's notch, (0.5, 0.625), for the notch to count as drawn:
-#: in units of the picture, whose side is 1.  docs/heart.md shows the pictures this is read from.
-NOTCH_TOLERANCE = 0.045
-
-
-def distance_to_curve(point, curve):
-    """The distance from point (2,) to the closed curve (2, N) as drawn: its points joined in order, last to first."""
-    start, end = curve, np.roll(curve, -1, axis=1)
-    along = end - start
-    length = np.maximum((along * along).sum(axis=0), 1e-300)
-    t = np.clip(((point[:, None] - start) * along).sum(axis=0) / length, 0, 1)
-    nearest = start + t * along
-    return float(np.sqrt(((nearest - point[:, None]) ** 2).sum(axis=0)).min())
-
-
-def heart_landmarks(y):
-    """The target's notch (its first point, x = 0) and the tops of its right and left lobes, each (2,)."""
-    half = y.shape[1] // 2
-    return {"notch": y[:, 0], "right lobe": y[:, int(np.argmax(y[1, :half]))],
-            "left lobe": y[:, half + int(np.argmax(y[1, half:]))]}
-
-
-def heart_distances(output, y):
-    """How far the drawn curve output (2, N) passes from each landmark of the target y: a dict of floats."""
-    return {name: distance_to_curve(point, output) for name, point in heart_landmarks(y).items()}
-
-
-def draws_a_heart(output, y, tolerance=NOTCH_TOLERANCE):
-    """Whether output (2, N) draws the heart y: it comes down into the notch, between the two lobes.
-
-    A trained curve's top is high on both sides (its corners stand at 0.72 or more), so a curve that
-    reaches the notch has a lobe on either side of it; one that does not has a flat or rounded top
-    (a shield).  docs/heart.md shows both, on seeds 0 to 19.
-    """
-    return heart_distances(output, y)["notch"] <= tolerance
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 backprop          training data, training loop and pictures for 1-Backpropagation
 backprop_pictures the pictures of 1-Backpropagation (backprop reaches the ones the notebook draws)
+backprop_heart    what makes a drawing a heart, and the learner's curve drawn beside correct ones
 backprop_checks   the tests that grade 1-Backpropagation
 backprop_mistakes the mistakes those tests recognise, and what a learner reads when none matches
 heights           heights data and pictures for 2-FittingDistribution

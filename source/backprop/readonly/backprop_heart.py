@@ -1,0 +1,1 @@
+../../../readonly/backprop_heart.py
