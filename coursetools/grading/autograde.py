@@ -79,6 +79,7 @@ def autograde(bundle, task, options, course, seed):
         if options.get(name):
             setattr(config.GuardedExecute, name, options[name])
     config.GuardedExecute.shutdown_kernel = "immediate"  # all cells have run: no need to wait for it
+    config.GuardedExecute.compiled = sorted(name for name in bundle["files"] if name.endswith(".py"))
     cases = {}  # of each checks module
     for notebook, plan in bundle["checks"].items():
         if plan["module"] not in cases:

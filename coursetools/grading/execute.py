@@ -13,6 +13,8 @@ cells_done).
 import asyncio
 import contextlib
 import json
+import os
+import py_compile
 import signal
 import time
 
@@ -20,7 +22,7 @@ from jupyter_core.utils import ensure_async
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Integer
+from traitlets import Bool, Integer, List, Unicode
 
 from coursetools import sandbox
 from coursetools.grading import answers
@@ -41,6 +43,8 @@ class GuardedExecute(SealsKernelFolder, Execute):
         config=True)
 
     sandboxed = Bool(False, help="start kernels in the sandbox (SandboxedKernelManager)").tag(config=True)
+    compiled = List(Unicode(), help="the instructor's modules (paths relative to the notebook's folder) whose "
+                                    "bytecode is written before the kernel starts").tag(config=True)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -60,6 +64,7 @@ class GuardedExecute(SealsKernelFolder, Execute):
         self._problems = found.setdefault("problems", [])
         self._timings = found.setdefault("timings", {"kernel": 0.0, "cells": 0.0})
         self._stamps = found.setdefault("stamps", {})
+        compile_modules(resources.get("metadata", {}).get("path") or ".", self.compiled)
         started = time.monotonic()
         try:
             return super().preprocess(nb, resources, km)
@@ -191,6 +196,22 @@ class GuardedExecute(SealsKernelFolder, Execute):
             await ensure_async(self.km.interrupt_kernel())
         finally:
             self._interrupting = False
+
+
+def compile_modules(folder, names):
+    """Write the bytecode of each of names (paths under folder) beside it, in its __pycache__.
+
+    The kernel sees its working folder read-only, so it can cache no bytecode itself, and every
+    import of a helper module compiled it again: the checks, imported afresh by each test cell, were
+    compiled a dozen times per notebook.  Only the instructor's modules are compiled (nbgrader has
+    put the source's copies there, over any of the learner's), never a learner's file; a name that
+    is a link or no file is left alone.
+    """
+    for name in names:
+        path = os.path.join(folder, name)
+        if os.path.isfile(path) and not os.path.islink(path):
+            with contextlib.suppress(py_compile.PyCompileError, OSError, ValueError, SyntaxError):
+                py_compile.compile(path, doraise=True)
 
 
 def _strip(msg):
