@@ -64,7 +64,9 @@ class GuardedExecute(SealsKernelFolder, Execute):
         self._problems = found.setdefault("problems", [])
         self._timings = found.setdefault("timings", {"kernel": 0.0, "cells": 0.0})
         self._stamps = found.setdefault("stamps", {})
-        compile_modules(resources.get("metadata", {}).get("path") or ".", self.compiled)
+        folder = resources.get("metadata", {}).get("path")  # the kernel's working folder
+        if folder:
+            compile_modules(folder, self.compiled)
         started = time.monotonic()
         try:
             return super().preprocess(nb, resources, km)
