@@ -201,7 +201,7 @@ def test_make_grade_sets_its_own_pipeline_over_the_course_config(course, monkeyp
     monkeypatch.setattr(Autograde, "start", start)
     saved = list(sys.path)
     try:
-        autograde.autograde({"assignment": "backprop", "checks": {}}, {"student": "someone"},
+        autograde.autograde({"assignment": "backprop", "checks": {}, "files": {}}, {"student": "someone"},
                             {"sandbox": ["--slot", "0"], "kernel_folder": str(course)}, course, seed=0)
     finally:
         sys.path[:] = saved
