@@ -102,11 +102,11 @@ def ranked(rows):
 def picture(which, r, y, settings):
     import matplotlib.pyplot as plt
 
-    from readonly.backprop_pictures import FINAL_COLOUR, TRAINING_COLOUR, _closed
+    from readonly.backprop_pictures import FINAL_COLOUR, TRAINING_COLOUR, closed_curve
 
     figure, ax = plt.subplots(figsize=(4, 4), facecolor="white", layout="constrained")
-    ax.plot(*_closed(y), color=TRAINING_COLOUR, linewidth=4, alpha=0.5, label="the target")
-    ax.plot(*_closed(r["output"]), color=FINAL_COLOUR, linewidth=2, label="the kept network")
+    ax.plot(*closed_curve(y), color=TRAINING_COLOUR, linewidth=4, alpha=0.5, label="the target")
+    ax.plot(*closed_curve(r["output"]), color=FINAL_COLOUR, linewidth=2, label="the kept network")
     ax.add_patch(plt.Circle(y[:, 0], backprop.NOTCH_TOLERANCE, fill=False, linestyle=":", color="black",
                             label=f"within {backprop.NOTCH_TOLERANCE} of the notch"))
     ax.set_xlim(0, 1)

@@ -23,7 +23,7 @@ LIVE_COST_ALPHA = 0.9
 FINISHED_COST_ALPHA = 0.45
 
 
-def _closed(curve):
+def closed_curve(curve):
     """The (2, N) curve with its first point repeated at the end, so it draws closed."""
     return np.hstack([curve, curve[:, :1]])
 
@@ -61,7 +61,7 @@ class TrainingPicture:
             gridspec_kw=dict(left=0.075, right=0.985, bottom=0.25, top=0.885, wspace=0.3))
         ax, cost_ax = self.ax, self.cost_ax
         ax.plot([], [], color=self._fan(0.75), linewidth=1.5, label=f"every {every} steps (darker: later)")
-        (self.training_line,) = ax.plot(*_closed(y), color=TRAINING_COLOUR, linewidth=4, alpha=0.85,
+        (self.training_line,) = ax.plot(*closed_curve(y), color=TRAINING_COLOUR, linewidth=4, alpha=0.85,
                                         label="training curve $y$", zorder=3)
         (self.output_line,) = ax.plot([], [], color=FINAL_COLOUR, linewidth=2.2, zorder=4,
                                       label="output $a^{(3)}$: latest; at the end, the kept one")
@@ -83,7 +83,7 @@ class TrainingPicture:
         """Add the network's output at this step, (2, N), to the fan; returns its line."""
         self.snapshots.append(output)
         self.steps.append(step)
-        (line,) = self.ax.plot(*_closed(output), color=self._fan(0.3 + 0.7 * self._shade(step)), alpha=0.35,
+        (line,) = self.ax.plot(*closed_curve(output), color=self._fan(0.3 + 0.7 * self._shade(step)), alpha=0.35,
                                linewidth=1, zorder=2)
         self.fan_lines.append(line)
         return line
@@ -97,7 +97,7 @@ class TrainingPicture:
         fan, cost_ax = self._fan, self.cost_ax
         self.show_costs(costs)
         self.cost_line.set_alpha(FINISHED_COST_ALPHA)
-        self.output_line.set_data(*_closed(output))
+        self.output_line.set_data(*closed_curve(output))
         window = min(101, costs.size)
         if window >= 3:
             median = np.median(np.lib.stride_tricks.sliding_window_view(costs, window), axis=1)
@@ -200,7 +200,7 @@ class LiveDisplay:
         self._fan_pixels = canvas.copy_from_bbox(picture.ax.bbox)
         picture.ax.draw_artist(picture.training_line)
         if picture.snapshots:
-            picture.output_line.set_data(*_closed(picture.snapshots[-1]))
+            picture.output_line.set_data(*closed_curve(picture.snapshots[-1]))
             picture.ax.draw_artist(picture.output_line)
         canvas.restore_region(self._cost_pixels)
         picture.show_costs(costs)
@@ -273,12 +273,12 @@ def draw_curves(y, output):
     figure, axes = pyplot().subplots(1, 2, figsize=(8.5, 4.4), facecolor="white", layout="constrained")
     for ax, curve, colour, title in ((axes[0], y, TRAINING_COLOUR, "The target: the training curve $y$"),
                                      (axes[1], output, FINAL_COLOUR, "What the untrained network draws, $a^{(3)}$")):
-        ax.plot(*_closed(curve), color=colour, linewidth=2.5)
+        ax.plot(*closed_curve(curve), color=colour, linewidth=2.5)
         ax.plot(*curve[:, ::5], "o", color=colour, markersize=4)
         ax.plot(*curve[:, :1], "o", markersize=11, markerfacecolor="none", markeredgecolor="black",
                 label="the first example, $x = 0$")
         _square_axes(ax, title)
         ax.legend(loc="lower center", fontsize="small", frameon=False)
-    axes[1].plot(*_closed(y), color=TRAINING_COLOUR, linewidth=1, alpha=0.4, label="the target, for comparison")
+    axes[1].plot(*closed_curve(y), color=TRAINING_COLOUR, linewidth=1, alpha=0.4, label="the target, for comparison")
     axes[1].legend(loc="lower center", fontsize="small", frameon=False)
     return figure

@@ -212,7 +212,7 @@ def compile_modules(folder, names):
     for name in names:
         path = os.path.join(folder, name)
         if os.path.isfile(path) and not os.path.islink(path):
-            with contextlib.suppress(py_compile.PyCompileError, OSError, ValueError, SyntaxError):
+            with contextlib.suppress(py_compile.PyCompileError, OSError, ValueError):  # a syntax error is a PyCompileError
                 py_compile.compile(path, doraise=True)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from readonly.backprop_pictures import FINAL_COLOUR, PROGRESS_COLOUR, TRAINING_COLOUR, _closed
+from readonly.backprop_pictures import FINAL_COLOUR, PROGRESS_COLOUR, TRAINING_COLOUR, closed_curve
 from readonly.drawing import picture, pyplot
 
 #: What correct Jacobians drew at the notebook's settings: the worst, median and best of seeds 0 to 19,
@@ -69,8 +69,8 @@ def draw_beside_reference(output, y, seed=None):
         panels.append((np.array(curve["output"]), PROGRESS_COLOUR, f"Correct: the {which}, seed {curve['seed']}"))
     for ax, (curve, colour, title) in zip(axes, panels):
         notch = heart_distances(curve, y)["notch"]
-        ax.plot(*_closed(y), color=TRAINING_COLOUR, linewidth=3, alpha=0.4)
-        ax.plot(*_closed(curve), color=colour, linewidth=2)
+        ax.plot(*closed_curve(y), color=TRAINING_COLOUR, linewidth=3, alpha=0.4)
+        ax.plot(*closed_curve(curve), color=colour, linewidth=2)
         ax.add_patch(plt.Circle(y[:, 0], NOTCH_TOLERANCE, fill=False, linestyle=":", color="black"))
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
