@@ -20,14 +20,18 @@ def _rusage():
 
 
 @contextlib.contextmanager
-def counted():
+def counted(others=()):
     """Yield a dict whose "cpu" is, on leaving, the CPU seconds of this process and all it started
-    meanwhile, and "how" the means ("cpuacct" or "rusage (kernels in a sandbox not counted)")."""
+    meanwhile, and "how" the means ("cpuacct" or "rusage (kernels in a sandbox not counted)").
+
+    others: PIDs of processes started before, whose CPU (and their new children's) counts too from now
+    on, such as a warm process that forks kernels (they are moved into the group and back)."""
     result = {}
     group = ROOT / f"coursetools-bench-{os.getpid()}-{time.monotonic_ns()}"
     try:
         group.mkdir()
-        (group / "cgroup.procs").write_text(str(os.getpid()))
+        for pid in (os.getpid(), *others):
+            (group / "cgroup.procs").write_text(str(pid))
     except OSError:
         group = None
     before = _rusage()
@@ -36,7 +40,9 @@ def counted():
     finally:
         if group is not None:
             used = int((group / "cpuacct.usage").read_text()) / 1e9
-            (ROOT / "cgroup.procs").write_text(str(os.getpid()))
+            for pid in (os.getpid(), *others):
+                with contextlib.suppress(OSError):
+                    (ROOT / "cgroup.procs").write_text(str(pid))
             for _ in range(50):  # a descendant still ending keeps the group busy a moment
                 try:
                     group.rmdir()

@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from conftest import copy_course  # noqa: E402
 from cpu_account import counted  # noqa: E402
 
-from coursetools import sandbox  # noqa: E402
+from coursetools import sandbox, zygote  # noqa: E402
 from coursetools.course import release, settings  # noqa: E402
 from coursetools.gradebook import open_gradebook  # noqa: E402
 from coursetools.grading import intake  # noqa: E402
@@ -73,6 +73,9 @@ def main():
         launcher = ["--home-template", str(home), "--slot", str(slot)]
         for key, value in sandbox.LIMITS.items():
             launcher += ["--" + key.replace("_", "-"), str(value)]
+        warm = zygote.start(work) if os.environ.get("WARM", "1") != "0" else None
+        if warm:
+            launcher += ["--zygote", warm[1]]
         options = {"sandbox": launcher, "kernel_folder": str(work), "cache": str(work / "cache")}
         (work / "cache").mkdir()
         found, _ = intake.find_submissions(course, list(CLASS), None)
@@ -86,7 +89,7 @@ def main():
             grade_submission(data, tasks[0], options, work)  # warm: imports, the gradebook cache
             profile, outcomes = cProfile.Profile(time.process_time), []  # CPU time: waiting on the kernel is not cost
             own = cpu(resource.RUSAGE_SELF)
-            with counted() as used:
+            with counted([warm[0].pid] if warm else []) as used:
                 for task in tasks[1:]:
                     if TOP:
                         profile.enable()
@@ -95,7 +98,7 @@ def main():
                     outcomes.append(graded.outcome)
                     assert graded.outcome.score == graded.outcome.max_score, graded.outcome.texts()
             own = cpu(resource.RUSAGE_SELF) - own
-            print(f"{name}: {count} right solutions; CPU-s per submission ({used['how']}): grader process "
+            print(f"{name}: {count} right solutions, {'warm' if warm else 'cold'} kernels; CPU-s per submission ({used['how']}): grader process "
                   f"{own / count:.2f}, launcher + sandbox + kernel {(used['cpu'] - own) / count:.2f}, "
                   f"together {used['cpu'] / count:.2f}")
             print("  stages, median / 95th percentile (s): " + ", ".join(

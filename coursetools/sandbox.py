@@ -133,15 +133,7 @@ def bwrap_command(command, scratch, private, uid=BASE_UID, tmp_size=LIMITS["tmp_
     if home_template:  # its folder traversable: bwrap would make /run 0700, and the kernel's user could copy nothing
         args += [*_parents(HOME_TEMPLATE), "--ro-bind", home_template, HOME_TEMPLATE]
     args += ["--chdir", scratch, "--clearenv"]
-    home = os.path.join(private, "home") if keep_home else HOME
-    env = {key: value for key, value in (environment or {}).items() if key in KEEP_ENV or key.startswith("LC_")}
-    env.update({
-        "HOME": home, "TMPDIR": "/tmp", "PATH": f"{os.path.dirname(real_folder(sys.executable))}:/usr/bin:/bin",
-        "MPLCONFIGDIR": os.path.join(home, ".config", "matplotlib"), "PYTHONNOUSERSITE": "1",
-        "PYTHONDONTWRITEBYTECODE": "1", "MALLOC_ARENA_MAX": "2",
-        "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-    })
-    for key, value in sorted(env.items()):
+    for key, value in sorted(kernel_environment(environment, private, keep_home).items()):
         args += ["--setenv", key, value]
     if not keep_home:  # the home, made in the private /tmp (from the template: caches)
         copy = f'cp -R {HOME_TEMPLATE}/. "$HOME"/ 2>/dev/null; ' if home_template else ""
@@ -150,6 +142,19 @@ def bwrap_command(command, scratch, private, uid=BASE_UID, tmp_size=LIMITS["tmp_
         command = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
                    "--bounding-set=-all", "--no-new-privs", "--", *command]
     return [*args, "--", *command]
+
+
+def kernel_environment(environment, private, keep_home=False):
+    """The environment a kernel runs with: a few of environment's variables, and the sandbox's own."""
+    home = os.path.join(private, "home") if keep_home else HOME
+    env = {key: value for key, value in (environment or {}).items() if key in KEEP_ENV or key.startswith("LC_")}
+    env.update({
+        "HOME": home, "TMPDIR": "/tmp", "PATH": f"{os.path.dirname(real_folder(sys.executable))}:/usr/bin:/bin",
+        "MPLCONFIGDIR": os.path.join(home, ".config", "matplotlib"), "PYTHONNOUSERSITE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1", "MALLOC_ARENA_MAX": "2",
+        "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+    })
+    return env
 
 
 def _own(path, uid):
@@ -205,7 +210,7 @@ def _read_child_pid(info):
     return int(match.group(1)) if match else None
 
 
-def supervise(argv, limits, parent, groups, quiet=False):
+def supervise(argv, limits, parent, groups, quiet=False, warm=None):
     """Run bwrap as our child and stay beside it: when our parent dies, kill the whole sandbox.
 
     bwrap's --die-with-parent alone leaks: its first process inside the sandbox arms the
@@ -213,8 +218,13 @@ def supervise(argv, limits, parent, groups, quiet=False):
     milliseconds left the kernel running for good.  Killing that first process (PID 1 of the
     sandbox's PID namespace) makes the kernel kill every process in the sandbox.
     parent is a pidfd from `_watch_parent`; groups the sandbox's `SandboxGroups`, removed at the end.
-    Our exit status is bwrap's (128 + N when the kernel died of signal N), or OUT_OF_MEMORY when
-    the memory cap killed the kernel.
+    Our exit status is the kernel's (128 + N when it died of signal N), or OUT_OF_MEMORY when
+    the memory cap killed it.
+
+    warm: where argv runs a placeholder that prints a line once the sandbox is made, a function of
+    the sandbox's first PID that starts the kernel in it and returns the socket that reports the
+    kernel's exit (`coursetools.zygote.start_kernel`).  Returns False, the sandbox gone, when it raised
+    ZygoteError: the caller then starts the kernel cold.
     """
     read_end, write_end = os.pipe()
 
@@ -224,30 +234,52 @@ def supervise(argv, limits, parent, groups, quiet=False):
         set_limits(**limits)
 
     silent = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL} if quiet else {}
+    if warm:
+        silent["stdout"] = subprocess.PIPE
     child = subprocess.Popen([argv[0], "--info-fd", str(write_end), *argv[1:]], pass_fds=(write_end,),
                              preexec_fn=prepare, **silent)
     os.close(write_end)
     inner = _read_child_pid(read_end)  # written right after bwrap clones it, before any setup
 
-    def kill_all(*_):
+    def end_sandbox():
         for pid in (inner, child.pid):
             if pid is not None:
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
         child.wait()
+
+    def kill_all(*_):
+        end_sandbox()
         groups.remove()
         sys.exit(1)
 
     signal.signal(signal.SIGTERM, kill_all)
     signal.signal(signal.SIGHUP, kill_all)
     done = os.pidfd_open(child.pid)
+    kernel = None
+    if warm:
+        from coursetools.zygote import ZygoteError, exit_status
+
+        try:
+            if inner is None or not child.stdout.readline():  # the placeholder's line: the sandbox is made
+                raise ZygoteError("the placeholder sandbox did not start")
+            kernel = warm(inner)
+        except ZygoteError:
+            end_sandbox()
+            return False
+        done = kernel
     ready, _, _ = select.select([parent, done], [], [])
     if parent in ready:
         kill_all()
-    status = child.wait()
+    if kernel is not None:
+        status = exit_status(kernel)
+        end_sandbox()
+    else:
+        status = child.wait()
+        status = 128 - status if status < 0 else status
     killed = status in (128 + signal.SIGKILL, -signal.SIGKILL) and groups.out_of_memory()
     groups.remove()
-    sys.exit(OUT_OF_MEMORY if killed else 128 - status if status < 0 else status)
+    sys.exit(OUT_OF_MEMORY if killed else status)
 
 
 def main(argv=None):
@@ -263,6 +295,7 @@ def main(argv=None):
         parser.add_argument("--" + name.replace("_", "-"), type=int, default=value)
     parser.add_argument("--no-cpu-group", action="store_true",
                         help="no cpu cgroup: the sandbox's processes compete one by one (a control for benchmarks)")
+    parser.add_argument("--zygote", help="the socket of a warm process (coursetools/zygote.py) to fork the kernel from")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     options = parser.parse_args(argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupt is for the kernel; it arrives as a message
@@ -286,10 +319,19 @@ def main(argv=None):
                 os.chmod(os.path.join(private, name), 0o644)
     limits = {"memory": options.memory, "cpu": options.cpu, "processes": options.processes,
               "file_size": options.file_size, "open_files": options.open_files, "uid": uid}
-    argv = bwrap_command(command, scratch, private, uid, options.tmp_size, dict(os.environ), options.scratch_size,
-                         options.home_template, options.keep_home)
+    sandbox = (scratch, private, uid, options.tmp_size, dict(os.environ), options.scratch_size,
+               options.home_template, options.keep_home)
     groups = SandboxGroups(options.total_memory, options.cpu_cores, cpu=not options.no_cpu_group)
-    supervise(argv, limits, parent, groups, options.quiet)
+    if options.zygote and options.connection_file and os.geteuid() == 0 and command[1:3] == ["-m", "ipykernel_launcher"]:
+        from coursetools.zygote import start_kernel
+
+        request = {"groups": list(dict.fromkeys(groups.folders.values())), "limits": limits, "uid": uid,
+                   "cwd": scratch, "env": kernel_environment(os.environ, private, options.keep_home),
+                   "connection_file": os.path.join(private, os.path.basename(options.connection_file))}
+        placeholder = bwrap_command(["/bin/sh", "-c", "echo made; exec sleep infinity"], *sandbox)
+        supervise(placeholder, limits, parent, groups, options.quiet,
+                  warm=lambda inner: start_kernel(options.zygote, {**request, "target": inner})[0])
+    supervise(bwrap_command(command, *sandbox), limits, parent, groups, options.quiet)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from distributed import get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 from distributed.utils import sync
 
+from coursetools import zygote
 from coursetools.errors import GradingError
 from coursetools.grading.files import remove_tree
 from coursetools.grading.kernel import probe_sandbox, claim_slot
@@ -35,17 +36,20 @@ class GraderPlugin(WorkerPlugin):
     name = PLUGIN
     idempotent = True
 
-    def __init__(self, sandboxed, limits):
-        self.sandboxed, self.limits = sandboxed, dict(limits)
+    def __init__(self, sandboxed, limits, warm=True):
+        self.sandboxed, self.limits, self.warm = sandboxed, dict(limits), warm
 
     def setup(self, worker):  # on the worker, before its first task
         self.work = Path(worker.local_directory) / "coursetools"
         for name in ("profile", "profile-cycle"):  # a cluster started elsewhere samples unless told not to
             if name in worker.periodic_callbacks:
                 worker.periodic_callbacks[name].stop()
-        self._lock, self._ready, self._problem = threading.Lock(), False, None
+        self._lock, self._ready, self._problem, self._warm = threading.Lock(), False, None, None
 
     def teardown(self, worker):
+        if self._warm is not None:
+            self._warm.kill()
+            self._warm.wait()
         remove_tree(self.work)
 
     def prepare(self):
@@ -68,6 +72,10 @@ class GraderPlugin(WorkerPlugin):
                         self.launcher = ["--home-template", str(home), "--slot", str(slot)]
                         for name, value in self.limits.items():
                             self.launcher += ["--" + name.replace("_", "-"), str(value)]
+                        warm = zygote.start(self.work) if self.warm else None
+                        if warm:  # kernels forked from a warm process (into a sandbox made for each)
+                            self._warm, path = warm
+                            self.launcher += ["--zygote", path]
             if self._problem:
                 raise GradingError(self._problem)
             return self.launcher

@@ -1,0 +1,177 @@
+"""A warm kernel (forked from `coursetools/zygote.py` into a sandbox bwrap made) sees what a cold one sees.
+
+Each kernel is started the grader's way (`SandboxedKernelManager`, the launcher's options a worker
+gives it) and runs one probe: its ids and capabilities, limits, environment, sys.path and flags,
+working folder, mounts, the processes and files it can see, its cgroups, network, and what it may
+write.  The two probes must be equal but for what differs by design (the placeholder process of the
+warm sandbox, its PIDs, the modules the warm process had imported), and two warm kernels must not
+draw the same random numbers.
+"""
+import asyncio
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from coursetools import sandbox, zygote
+from coursetools.grading.kernel import SandboxedKernelManager, SandboxKernelSpecManager, claim_slot, probe_sandbox
+
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox,
+              pytest.mark.skipif(os.geteuid() != 0, reason="warm kernels need root (they enter bwrap's namespaces)")]
+
+PROBE = r"""
+import json, os, random, resource, sys
+import numpy
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError as problem:
+        return type(problem).__name__
+def writable(folder):
+    try:
+        with open(os.path.join(folder, ".probe"), "w") as f:
+            f.write("x")
+        os.remove(os.path.join(folder, ".probe"))
+        return True
+    except OSError:
+        return False
+status = dict(line.split(":\t", 1) for line in read("/proc/self/status").splitlines() if ":\t" in line)
+me = str(os.getpid())
+processes = sorted(read(f"/proc/{pid}/cmdline").split("\0")[0] for pid in os.listdir("/proc")
+                   if pid.isdigit() and pid != me)
+report = {
+    "ids": [os.getresuid(), os.getresgid(), os.getgroups()],
+    "status": {key: status[key].strip() for key in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs",
+                                                   "Seccomp", "SigBlk", "SigIgn", "SigCgt") if key in status},
+    "limits": {name: resource.getrlimit(getattr(resource, name)) for name in dir(resource) if name.startswith("RLIMIT_")},
+    "environ": dict(os.environ),
+    "path": sys.path,
+    "flags": repr(sys.flags),
+    "cwd": os.getcwd(),
+    "umask": os.umask(0o022),
+    "mounts": sorted(" ".join(line.split()[4:6]) + " " + line.split(" - ")[1].split()[0]
+                     for line in read("/proc/self/mountinfo").splitlines()),
+    "root": sorted(os.listdir("/")),
+    "processes": processes,
+    "fds": sorted(os.listdir("/proc/self/fd")),
+    "cgroup": read("/proc/self/cgroup"),
+    "net": sorted(line.split(":")[0].strip() for line in read("/proc/net/dev").splitlines()[2:]),
+    "hostname": os.uname().nodename,
+    "writable": {folder: writable(folder) for folder in ("/", "/tmp", os.environ["HOME"], os.getcwd(), "/usr")},
+    "home": sorted(os.listdir(os.environ["HOME"])),
+    "modules": sorted(sys.modules),
+    "random": [random.random(), float(numpy.random.random())],
+    "argv": sys.argv[1:2],
+}
+print("PROBE" + json.dumps(report))
+"""
+
+
+async def _probe(launcher, work, scratch):
+    manager = SandboxedKernelManager(work=str(work), kernel_name="python3")
+    manager.kernel_spec_manager = SandboxKernelSpecManager(launcher_args=launcher)
+    await manager.start_kernel(cwd=str(scratch))
+    client = manager.client()
+    client.start_channels()
+    try:
+        await client.wait_for_ready(timeout=120)
+        manager.seal()
+        texts = []
+        await client.execute_interactive(PROBE, timeout=120, output_hook=lambda message: texts.append(
+            message["content"].get("text", "") + message["content"].get("evalue", "")))
+    finally:
+        client.stop_channels()
+        await manager.shutdown_kernel()
+    text = "".join(texts)
+    assert "PROBE" in text, text
+    return json.loads(text.split("PROBE", 1)[1]), os.path.dirname(manager.connection_file)
+
+
+@pytest.fixture(scope="module")
+def probes(tmp_path_factory):
+    top = tmp_path_factory.mktemp("zygote")
+    os.chmod(top, 0o755)
+    work = top / "work"
+    work.mkdir(mode=0o755)
+    scratch = top / "scratch"
+    scratch.mkdir(mode=0o755)
+    (scratch / "helper.py").write_text("VALUE = 1\n")
+    home = probe_sandbox(work)
+    slot, holder = claim_slot()
+    launcher = ["--home-template", str(home), "--slot", str(slot)]
+    warm = zygote.start(work)
+    assert warm is not None
+    process, path = warm
+    try:
+        results = {"cold": asyncio.run(_probe(launcher, work, scratch))}
+        for name in ("warm", "warm again"):
+            results[name] = asyncio.run(_probe([*launcher, "--zygote", path], work, scratch))
+        process.kill()
+        process.wait()
+        results["warm process gone"] = asyncio.run(_probe([*launcher, "--zygote", path], work, scratch))
+    finally:
+        process.kill()
+        process.wait()
+        holder.close()
+    return results, process, slot
+
+
+def _normal(report, private):
+    report = json.loads(json.dumps(report).replace(private, "<private>"))
+    report.pop("random")
+    return report
+
+
+def test_a_warm_kernel_sees_what_a_cold_one_sees(probes):
+    results, _, slot = probes
+    cold, warm = (_normal(*results[name]) for name in ("cold", "warm"))
+    uid = sandbox.BASE_UID - slot
+    assert cold["ids"] == [[uid] * 3, [uid] * 3, []]
+    assert cold["status"]["CapEff"] == "0000000000000000" and cold["status"]["NoNewPrivs"] == "1"
+    # By design: the warm sandbox's placeholder, and the modules the warm process imported before.
+    assert cold["processes"] == ["bwrap"] and warm["processes"] == ["bwrap", "sleep"]
+    extra = set(warm.pop("modules")) - set(cold.pop("modules"))
+    assert {name.split(".")[0] for name in extra} <= {"numpy", "ctypes", "_ctypes", "importlib", "select", "ipykernel",
+                                                     "IPython", "jupyter_client", "zmq", "tornado", "secrets"}, sorted(extra)
+    assert not [name for name in extra if name.startswith("coursetools")]
+    for report in (cold, warm):
+        report.pop("processes")
+    assert warm == cold
+
+
+def test_without_its_warm_process_the_launcher_starts_the_kernel_cold(probes):
+    results, _, _ = probes
+    cold, fallback = (_normal(*results[name]) for name in ("cold", "warm process gone"))
+    assert fallback["processes"] == ["bwrap"]
+    assert fallback["modules"] == cold["modules"]
+    assert fallback == cold
+
+
+def test_two_warm_kernels_draw_different_random_numbers(probes):
+    results, _, _ = probes
+    draws = [results[name][0]["random"] for name in ("cold", "warm", "warm again")]
+    assert len({draw[0] for draw in draws}) == 3 and len({draw[1] for draw in draws}) == 3, draws
+
+
+def test_the_warm_process_ends_with_the_process_that_started_it(tmp_path):
+    os.chmod(tmp_path, 0o755)
+    code = ("import sys, time; sys.path.insert(0, sys.argv[1]); from coursetools import zygote; "
+            "process, path = zygote.start(sys.argv[2]); print(process.pid, flush=True); time.sleep(60)")
+    parent = subprocess.Popen([sys.executable, "-c", code, os.getcwd(), str(tmp_path)], stdout=subprocess.PIPE,
+                              text=True)
+    child = int(parent.stdout.readline())
+    os.kill(child, 0)  # alive
+    parent.kill()
+    parent.wait()
+    for _ in range(100):
+        if not os.path.exists(f"/proc/{child}") or open(f"/proc/{child}/stat").read().split()[2] == "Z":
+            break
+        import time
+
+        time.sleep(0.05)
+    else:
+        pytest.fail("the warm process outlived the process that started it")
+
