@@ -2,15 +2,17 @@
 
 Run with `make bench-grade` (optionally SUBMISSIONS=n per assignment, default 60, and CLASS=right for
 a class of full solutions only).  The class cycles through the sample cases (right and wrong answers)
-of every assignment, or is all right answers.  Two identical scratch courses are graded, one by each; the script
-checks that every cell's score agrees and prints, per grader: submissions per
-minute, the ratio, the peak memory of the whole process tree (kernels
-included) and of the largest single process of each role (the client or nbgrader's own
-process, a Dask worker, a kernel with its sandbox), and for `grade` where a worker's time goes (starting and stopping
-kernels, running cells, the rest of nbgrader's pipeline), the CPU seconds per submission of each (every
-process counted: a cpuacct cgroup around each command, benchmarks/cpu_account.py, which also counts the
-sandboxed kernels that rusage misses) with the projection for 100,000
-submissions on 64 cores, and the median and 95th percentile of each stage of grading (the outcomes' stamps).
+of every assignment, or is all right answers.  Three identical scratch courses are graded: by stock
+nbgrader, by `grade --cold-kernels` (every kernel started afresh, as before warm kernels), and by
+`grade`.  The script checks that every cell's score agrees and prints, per grader: submissions per
+minute, the ratio, the peak memory of the whole process tree (kernels included; proportional set
+sizes, so that pages the warm kernels share are counted once) and of the largest single process of
+each role (the client or nbgrader's own process, a Dask worker, a kernel with its sandbox), and for
+`grade` where a worker's time goes (starting and stopping kernels, running cells, the rest of
+nbgrader's pipeline), the CPU seconds per submission of each (every process counted: a cpuacct
+cgroup around each command, benchmarks/cpu_account.py, which also counts the sandboxed kernels that
+rusage misses) with the projection for 100,000 submissions on 64 cores, and the median and 95th
+percentile of each stage of grading (the outcomes' stamps).
 """
 import os
 import shutil
@@ -37,11 +39,27 @@ from coursetools.sample_class import CLASS, Case, write_submission  # noqa: E402
 PATH = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 
+def _pss(pid):
+    """The proportional set size of pid, bytes: its resident pages, each shared page divided among its sharers.
+
+    Warm kernels are forked from one process and share most of their pages with it; their resident
+    sizes would count those pages once per kernel.  None where smaps_rollup cannot be read.
+    """
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def tree(root_pid):
-    """{pid: (resident bytes, role)} of root_pid and all its descendants.
+    """{pid: (proportional set size in bytes, role)} of root_pid and all its descendants.
 
     role: "main" for root_pid (stock nbgrader's process, or make grade's client), "kernel" for an
-    ipykernel and the sandbox's launcher and bwrap around it, "worker" for any other descendant
+    ipykernel and the sandbox's launcher and bwrap around it (and the warm process kernels are forked
+    from, with its forks, which keep its command line), "worker" for any other descendant
     (make grade's Dask worker processes).
     """
     parents, found = {}, {}
@@ -53,7 +71,7 @@ def tree(root_pid):
             command = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             fields = stat.rsplit(")", 1)[1].split()
             parents[int(entry)] = int(fields[1])
-            found[int(entry)] = (int(fields[21]) * os.sysconf("SC_PAGE_SIZE"), command)
+            found[int(entry)] = (_pss(entry) or int(fields[21]) * os.sysconf("SC_PAGE_SIZE"), command)
         except (OSError, ValueError, IndexError):
             continue
     family, grew = {root_pid}, True
@@ -64,7 +82,7 @@ def tree(root_pid):
     roles = {}
     for pid in family & set(found):
         rss, command = found[pid]
-        kernel = any(word in command for word in ("ipykernel", "sandbox.py", "bwrap"))
+        kernel = any(word in command for word in ("ipykernel", "sandbox.py", "bwrap", "zygote.py"))
         roles[pid] = (rss, "main" if pid == root_pid else "kernel" if kernel else "worker")
     return roles
 
@@ -149,10 +167,14 @@ def main():
                 stock_cpu += cpu
                 stock_peaks = {k: max(v, stock_peaks.get(k, 0)) for k, v in peaks.items()}
                 print(f"  stock nbgrader autograde {name}: {count} in {seconds:.1f} s, {seconds / count:.2f} s each")
+        cold = Path(folder) / "cold"
+        shutil.copytree(ours, cold, symlinks=True)
+        cold_seconds, cold_peaks, cold_cpu = timed(
+            [sys.executable, "-m", "coursetools", "grade", "--root", str(cold), "--cold-kernels"], REPO)
         ours_seconds, ours_peaks, ours_cpu = timed([sys.executable, "-m", "coursetools", "grade", "--root", str(ours)],
                                                    REPO)
 
-        same = grades(ours) == grades(stock)
+        same = grades(ours) == grades(stock) == grades(cold)
         stock_rate, ours_rate = total / stock_seconds * 60, total / ours_seconds * 60
         outcomes = list(read_journal(ours).values())
         worker = sum(o.seconds for o in outcomes)
@@ -160,14 +182,18 @@ def main():
         cells = sum(o.timings.get("cells", 0) for o in outcomes)
         print(f"stock nbgrader autograde: {stock_seconds:.1f} s, {stock_rate:.1f} submissions/min, "
               f"peak memory: {mib(stock_peaks)} (main: nbgrader's process)")
-        print(f"make grade ({os.cpu_count()} workers, sandboxed): {ours_seconds:.1f} s, {ours_rate:.1f} submissions/min, "
-              f"peak memory: {mib(ours_peaks)} (main: the client; worker, kernel: the largest one)")
+        print(f"make grade --cold-kernels: {cold_seconds:.1f} s, {total / cold_seconds * 60:.1f} submissions/min, "
+              f"{total / cold_seconds * 60 / stock_rate:.2f}x stock, peak memory: {mib(cold_peaks)}")
+        print(f"make grade ({os.cpu_count()} workers, sandboxed, warm kernels): {ours_seconds:.1f} s, "
+              f"{ours_rate:.1f} submissions/min, peak memory: {mib(ours_peaks)} "
+              f"(main: the client; worker, kernel: the largest one)")
         print(f"ratio: {ours_rate / stock_rate:.2f}x stock (issue 20 aims at >= 3x); every cell's score equal: {same}")
         print(f"grade, summed over workers: {worker:.1f} s; starting and stopping sandboxed kernels "
               f"{kernel / worker:.0%}, running the cells {cells / worker:.0%}, "
               f"rest of nbgrader's pipeline (sanitizing, gradebook copies, writing notebooks) "
               f"{(worker - kernel - cells) / worker:.0%}")
-        for name, cpu in (("stock nbgrader autograde", stock_cpu), ("make grade", ours_cpu)):
+        for name, cpu in (("stock nbgrader autograde", stock_cpu), ("make grade --cold-kernels", cold_cpu),
+                          ("make grade", ours_cpu)):
             print(f"{name}: {cpu / total:.2f} CPU-s per submission, every process counted; 100,000 submissions on "
                   f"64 cores: {cpu / total * 100_000 / 64 / 3600:.2f} h at that cost")
         stages = percentiles(outcomes)

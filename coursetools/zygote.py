@@ -264,7 +264,7 @@ def start(folder):
     """
     import subprocess
 
-    from coursetools.sandbox import kernel_environment, real_folder
+    from coursetools.bwrap import kernel_environment, real_folder
 
     if os.geteuid() != 0:
         return None

@@ -23,6 +23,8 @@ def add_arguments(parser):
     parser.add_argument("--force", action="store_true", help="grade again what the journal says is graded")
     parser.add_argument("--unsandboxed", action="store_true",
                         help="run students' code with your own rights, no sandbox: only for work you trust")
+    parser.add_argument("--cold-kernels", action="store_true",
+                        help="start every kernel afresh, not forked from a worker's warm process (slower; a control)")
     parser.add_argument("--cell-timeout", type=int, default=None,
                         help="seconds per cell (default: Execute.timeout of nbgrader_config.py)")
     parser.add_argument("--notebook-timeout", type=int, default=NOTEBOOK_TIMEOUT, help="seconds per notebook")
@@ -59,7 +61,8 @@ def main(arguments):
                       limits={"memory": arguments.memory_mb * sandbox.MiB, "processes": arguments.processes,
                               "total_memory": arguments.total_memory_mb * sandbox.MiB,
                               "cpu": max(sandbox.LIMITS["cpu"], arguments.notebook_timeout + 60)},
-                      db_url=arguments.db, scheduler=arguments.scheduler, security=security(arguments))
+                      db_url=arguments.db, scheduler=arguments.scheduler, security=security(arguments),
+                      warm=not arguments.cold_kernels)
     except Interrupted as stopped:
         print(f"\n{stopped}", file=sys.stderr)
         sys.exit(130)

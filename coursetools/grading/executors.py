@@ -53,7 +53,7 @@ NotGraded = collections.namedtuple("NotGraded", "assignment task reason")
 class DaskExecutor:
     """Tasks on a Dask cluster: the one at scheduler (an address), or a LocalCluster of jobs processes here."""
 
-    def __init__(self, scheduler=None, jobs=None, security=None, sandboxed=True, limits=None):
+    def __init__(self, scheduler=None, jobs=None, security=None, sandboxed=True, limits=None, warm=True):
         import dask
 
         dask.config.set({"distributed.worker.daemon": False, "distributed.logging.distributed": "error",
@@ -75,7 +75,7 @@ class DaskExecutor:
         except (OSError, TimeoutError) as problem:
             self.close()
             raise GradingError(f"cannot reach the Dask scheduler at {scheduler}: {problem}") from None
-        self.plugin = GraderPlugin(sandboxed, limits or sandbox.LIMITS)
+        self.plugin = GraderPlugin(sandboxed, limits or sandbox.LIMITS, warm)
         self.topic = f"coursetools-started-{self.client.id}"
         self.starts = collections.Counter()  # task key: how often it started, by the scheduler's word
         self._register()

@@ -34,12 +34,14 @@ class Interrupted(GradingError):
 
 
 def grade(root=REPO, names=None, jobs=None, sandboxed=True, force=False, students=None, cell_timeout=None,
-          notebook_timeout=NOTEBOOK_TIMEOUT, limits=None, stream=None, db_url=None, scheduler=None, security=None):
+          notebook_timeout=NOTEBOOK_TIMEOUT, limits=None, stream=None, db_url=None, scheduler=None, security=None,
+          warm=True):
     """Grade every collected submission of the named assignments (all by default); return the summary's lines.
 
     db_url: the gradebook (default: nbgrader's CourseDirectory.db_url, else gradebook.db);
     scheduler: a Dask scheduler's address (default: a cluster of jobs processes on this machine);
-    security: a distributed.security.Security for a TLS scheduler.
+    security: a distributed.security.Security for a TLS scheduler;
+    warm: fork kernels from each worker's warm process where it can run (`coursetools.zygote`).
     """
     from coursetools.grading.executors import DaskExecutor
     from coursetools.grading.worker import remove_stale_folders
@@ -64,7 +66,7 @@ def grade(root=REPO, names=None, jobs=None, sandboxed=True, force=False, student
                    or done[(s.assignment, s.student)].fingerprint != _fingerprint(bundles[s.assignment], s.folder)]
         skipped = len(found) - len(pending)
         if pending:
-            executor = DaskExecutor(scheduler, jobs, security, sandboxed, {**sandbox.LIMITS, **(limits or {})})
+            executor = DaskExecutor(scheduler, jobs, security, sandboxed, {**sandbox.LIMITS, **(limits or {})}, warm)
             executor.probe()
         where = f"on {scheduler}" if scheduler else "here"
         workers = executor.cores() if executor else 0
