@@ -1,7 +1,7 @@
 """Stock `nbgrader autograde` vs `make grade` (coursetools.grading) on one synthetic class, in the same run.
 
-Run with `make bench-grade` (optionally SUBMISSIONS=n per assignment, default 60, and CLASS=right for
-a class of full solutions only).  The class cycles through the sample cases (right and wrong answers)
+Run with `make bench-grade` (optionally SUBMISSIONS=n per assignment, default 60, CLASS=right for
+a class of full solutions only, and JOBS=n workers, by default one per core).  The class cycles through the sample cases (right and wrong answers)
 of every assignment, or is all right answers.  Three identical scratch courses are graded: by stock
 nbgrader, by `grade --cold-kernels` (every kernel started afresh, as before warm kernels), and by
 `grade`.  The script checks that every cell's score agrees and prints, per grader: submissions per
@@ -169,10 +169,10 @@ def main():
                 print(f"  stock nbgrader autograde {name}: {count} in {seconds:.1f} s, {seconds / count:.2f} s each")
         cold = Path(folder) / "cold"
         shutil.copytree(ours, cold, symlinks=True)
-        cold_seconds, cold_peaks, cold_cpu = timed(
-            [sys.executable, "-m", "coursetools", "grade", "--root", str(cold), "--cold-kernels"], REPO)
-        ours_seconds, ours_peaks, ours_cpu = timed([sys.executable, "-m", "coursetools", "grade", "--root", str(ours)],
-                                                   REPO)
+        jobs = int(os.environ.get("JOBS", os.cpu_count()))
+        grade = [sys.executable, "-m", "coursetools", "grade", "--jobs", str(jobs), "--root"]
+        cold_seconds, cold_peaks, cold_cpu = timed([*grade, str(cold), "--cold-kernels"], REPO)
+        ours_seconds, ours_peaks, ours_cpu = timed([*grade, str(ours)], REPO)
 
         same = grades(ours) == grades(stock) == grades(cold)
         stock_rate, ours_rate = total / stock_seconds * 60, total / ours_seconds * 60
@@ -184,7 +184,7 @@ def main():
               f"peak memory: {mib(stock_peaks)} (main: nbgrader's process)")
         print(f"make grade --cold-kernels: {cold_seconds:.1f} s, {total / cold_seconds * 60:.1f} submissions/min, "
               f"{total / cold_seconds * 60 / stock_rate:.2f}x stock, peak memory: {mib(cold_peaks)}")
-        print(f"make grade ({os.cpu_count()} workers, sandboxed, warm kernels): {ours_seconds:.1f} s, "
+        print(f"make grade ({jobs} workers, sandboxed, warm kernels): {ours_seconds:.1f} s, "
               f"{ours_rate:.1f} submissions/min, peak memory: {mib(ours_peaks)} "
               f"(main: the client; worker, kernel: the largest one)")
         print(f"ratio: {ours_rate / stock_rate:.2f}x stock (issue 20 aims at >= 3x); every cell's score equal: {same}")

@@ -5,11 +5,13 @@
 A scratch course gets N full solutions of each assignment; each is graded by
 `grade_submission`, the very function a Dask worker runs, here in this process and
 sandboxed as a worker would.  For each assignment it prints the CPU seconds per submission
-of this process (nbgrader's pipeline, the grader's steps) and of its children (the launcher,
-bubblewrap and the kernel, counted when reaped), the outcome's stage times, and the
-functions of this process that take most of its time (cProfile, cumulative).  The first
-submission of each assignment is graded before measuring (imports, the private gradebook's
-cache), as a worker's first task would have been.
+of this process (nbgrader's pipeline, the grader's steps) and of the rest (the launcher,
+bubblewrap and the kernel; a cpuacct cgroup, benchmarks/cpu_account.py), the outcome's stage
+times, and the functions of this process that take most of its time (cProfile in CPU time,
+cumulative and own; TOP=n of each, TOP=0 for no profile and clean CPU seconds; DUMP=prefix also
+writes prefix-<assignment>.prof).  Kernels are forked from a warm process (coursetools/zygote.py),
+as a worker's are, unless WARM=0.  The first submission of each assignment is graded before
+measuring (imports, the private gradebook's cache), as a worker's first task would have been.
 """
 import cProfile
 import io
@@ -107,6 +109,8 @@ def main():
                 continue
             text = io.StringIO()
             stats = pstats.Stats(profile, stream=text)
+            if os.environ.get("DUMP"):
+                stats.dump_stats(f"{os.environ['DUMP']}-{name}.prof")
             stats.sort_stats("cumulative").print_stats(TOP)
             stats.sort_stats("tottime").print_stats(TOP)
             print("\n".join("  " + line for line in text.getvalue().splitlines() if line.strip()

@@ -183,6 +183,9 @@ def serve(path, parent):
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # keepers are reaped by the system
     watch = os.pidfd_open(parent)
     print("ready", flush=True)
+    quiet = os.open(os.devnull, os.O_WRONLY)  # nobody reads the pipe after this line: it must not fill
+    os.dup2(quiet, 1)
+    os.close(quiet)
     while True:
         ready, _, _ = select.select([listener, watch], [], [])
         if watch in ready:
