@@ -32,6 +32,7 @@ import os
 import re
 import resource
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -53,6 +54,8 @@ LIMITS = {  # the defaults; `python -m coursetools grade --help` names the optio
     "total_memory": 2048 * MiB,  # resident memory of all the sandbox's processes together (a cgroup)
     "cpu_cores": 1,         # cores all the sandbox's processes together may use (a cgroup; 0: no cap)
 }
+#: Seconds to wait for a warm kernel's placeholder sandbox to be made before starting the kernel cold.
+PLACEHOLDER_WAIT = 30
 #: The launcher's exit status when the sandbox's memory cgroup killed the kernel.
 OUT_OF_MEMORY = 125
 def _own(path, uid):
@@ -120,8 +123,8 @@ def supervise(argv, limits, parent, groups, quiet=False, warm=None):
     the memory cap killed it.
 
     warm: where argv runs a placeholder that prints a line once the sandbox is made, a function of
-    the sandbox's first PID that starts the kernel in it and returns the socket that reports the
-    kernel's exit (`coursetools.zygote.start_kernel`).  Returns False, the sandbox gone, when it raised
+    the sandbox's first PID and bwrap's that starts the kernel in it and returns the socket that
+    reports the kernel's exit (`coursetools.zygote.start_kernel`).  Returns False, the sandbox gone, when it raised
     ZygoteError: the caller then starts the kernel cold.
     """
     read_end, write_end = os.pipe()
@@ -158,10 +161,13 @@ def supervise(argv, limits, parent, groups, quiet=False, warm=None):
     if warm:
         from coursetools.zygote import ZygoteError, exit_status
 
+        made, _, _ = select.select([parent, child.stdout], [], [], PLACEHOLDER_WAIT)
+        if parent in made:
+            kill_all()
         try:
-            if inner is None or not child.stdout.readline():  # the placeholder's line: the sandbox is made
+            if inner is None or not made or not child.stdout.readline():  # its line: the sandbox is made
                 raise ZygoteError("the placeholder sandbox did not start")
-            kernel = warm(inner)
+            kernel = warm(inner, child.pid)
         except ZygoteError:
             end_sandbox()
             return False
@@ -220,15 +226,18 @@ def main(argv=None):
     sandbox = (scratch, private, uid, options.tmp_size, dict(os.environ), options.scratch_size,
                options.home_template, options.keep_home)
     groups = SandboxGroups(options.total_memory, options.cpu_cores, cpu=not options.no_cpu_group)
-    if options.zygote and options.connection_file and os.geteuid() == 0 and command[1:3] == ["-m", "ipykernel_launcher"]:
+    env = kernel_environment(os.environ, private, options.keep_home)
+    # Warm: where the warm process's Python runs ipykernel_launcher (its arguments go to the kernel as they are).
+    python = shutil.which(command[0], path=env["PATH"]) if command else None
+    if options.zygote and os.geteuid() == 0 and python and real_folder(python) == real_folder(sys.executable) \
+            and command[1:3] == ["-m", "ipykernel_launcher"]:
         from coursetools.zygote import start_kernel
 
         request = {"groups": list(dict.fromkeys(groups.folders.values())), "limits": limits, "uid": uid,
-                   "cwd": scratch, "env": kernel_environment(os.environ, private, options.keep_home),
-                   "connection_file": os.path.join(private, os.path.basename(options.connection_file))}
+                   "cwd": scratch, "env": env, "command": command}
         placeholder = bwrap_command(["/bin/sh", "-c", "echo made; exec sleep infinity"], *sandbox)
         supervise(placeholder, limits, parent, groups, options.quiet,
-                  warm=lambda inner: start_kernel(options.zygote, {**request, "target": inner})[0])
+                  warm=lambda inner, bwrap: start_kernel(options.zygote, request, inner, bwrap))
     supervise(bwrap_command(command, *sandbox), limits, parent, groups, options.quiet)
 
 

@@ -6,23 +6,30 @@ still bubblewrap's, made afresh for every kernel by `coursetools/sandbox.py`: wi
 runs only a placeholder (`sleep`), and this process forks the kernel into the placeholder's
 namespaces, as `nsenter` and `setpriv` would:
 
-1. The warm process (`serve`) never runs a notebook's code and never reads a submission.  It listens
-   on a Unix socket in the worker's own folder (mode 0700, and it answers only its own user id).
-2. For each request it forks a *keeper*, which joins the sandbox's cgroups, takes its resource
-   limits, enters its IPC, UTS, network, cgroup, PID and mount namespaces, and takes its root.
-3. The keeper forks the kernel: the first process of this submission in the sandbox's PID
-   namespace.  It closes every file it inherited, clears the environment to the sandbox's, drops to
-   the sandbox's user id with no capabilities in any set and no new privileges (checked in
-   /proc/self/status before anything else runs), reseeds the generators the warm process seeded,
-   and starts ipykernel.
-4. The keeper stays outside the sandbox, invisible from it, to wait for the kernel and tell the
-   launcher its exit status.
+1. The warm process (`serve`) never runs a notebook's code, never reads a submission, and reads
+   nothing a kernel can write.  It listens on a Unix socket the worker made in a folder of its own
+   (mode 0700), and answers only its own user id.
+2. A request names the sandbox's first process by a pidfd, which the launcher took while that
+   process was bwrap's child.  For each request the warm process forks a *keeper*, which opens the
+   process's namespaces and root, checks through the pidfd that it is still alive (so its PID was not
+   reused) and that they are not the keeper's own, takes the sandbox's limits, enters its IPC, UTS,
+   network, cgroup, PID and mount namespaces, and takes its root.
+3. The keeper forks the kernel: its process in the sandbox's PID namespace.  It joins the sandbox's
+   cgroups, closes every file it inherited, clears the environment to the sandbox's, drops to the
+   sandbox's user id with no capabilities in any set and no new privileges (checked in
+   /proc/self/status before anything else runs), forgets what the warm process knew of the host's
+   folders, reseeds the generators the warm process seeded, and starts ipykernel with the kernel
+   spec's own arguments.
+4. The keeper stays outside the sandbox, invisible from it and outside its cgroups, to wait for the
+   kernel and tell the launcher how it ended.
 
 Used only where the grader is root (it needs to enter namespaces bwrap made as root); elsewhere, or
-when the warm process is gone, the launcher starts the kernel cold, as before.  Every kernel is
-used for one submission.  `tests/test_zygote.py` checks that a warm kernel sees what a cold one sees.
+when the warm process is gone or slow, the launcher starts the kernel cold.  Every kernel is used for
+one submission.  Forks share what a process draws once at its start: the hash seed, the addresses
+of libraries (ASLR), the stack canary; that is safe while no warm process or keeper reads what a
+kernel can write.  `tests/test_zygote.py` checks that a warm kernel sees what a cold one sees.
 """
-import ctypes
+import importlib
 import importlib.util
 import json
 import os
@@ -31,15 +38,19 @@ import signal
 import socket
 import sys
 
+from coursetools.privileges import check, drop_privileges, libc
+
 #: The namespaces a kernel enters, in this order: the PID namespace takes effect for the kernel the
 #: keeper forks after it; the mount namespace comes last, as it takes the keeper's view of /proc.
 NAMESPACES = (("ipc", 0x08000000), ("uts", 0x04000000), ("net", 0x40000000), ("cgroup", 0x02000000),
               ("pid", 0x20000000), ("mnt", 0x00020000))
-PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 38, 47, 4
-_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+#: bwrap always makes these anew: a target that shares one with the keeper is not a sandbox.
+MUST_DIFFER = ("mnt", "pid", "net", "ipc")
 #: What the warm process imports before any request: most of a kernel's start.
 PRELOAD = ("numpy", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell")
-#: The folders this script put on sys.path (its own, and the repository's): a kernel drops them.
+#: Seconds the launcher waits for the keeper's answer (it takes milliseconds) before starting cold.
+ANSWER_WAIT = 10
+#: The folder `python -m` put first on sys.path for the warm process: a kernel drops it.
 _OWN_PATHS = ()
 
 
@@ -47,83 +58,54 @@ class ZygoteError(Exception):
     """A warm kernel could not be started (the launcher then starts it cold)."""
 
 
-def _libc():
-    return ctypes.CDLL(None, use_errno=True)
+def enter(target, pidfd, limits):
+    """In the keeper: enter the namespaces and root of target (a PID, and a pidfd of it), with limits.
 
-
-def _check(result, what):
-    if result != 0:
-        number = ctypes.get_errno()
-        raise OSError(number, f"{what}: {os.strerror(number)}")
-
-
-class _CapHeader(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-
-class _CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
-
-
-def drop_privileges(uid):
-    """Become uid, in no supplementary group, with no capability in any set and no way to gain one."""
-    libc = _libc()
-    _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
-    _check(libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clearing ambient capabilities")
-    with open("/proc/sys/kernel/cap_last_cap") as f:
-        last = int(f.read())
-    for number in range(last + 1):  # needs CAP_SETPCAP: before the user id changes
-        _check(libc.prctl(PR_CAPBSET_DROP, number, 0, 0, 0), f"dropping capability {number}")
-    os.setgroups([])
-    os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)
-    header, data = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0), (_CapData * 2)()
-    _check(libc.capset(ctypes.byref(header), data), "clearing capabilities")
-    _verify(uid)
-
-
-def _verify(uid):
-    """Refuse to go on unless /proc/self/status shows uid everywhere and every capability set empty."""
-    with open("/proc/self/status") as f:
-        status = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
-    ids = {str(uid)}
-    wrong = [key for key in ("Uid", "Gid") if set(status[key].split()) != ids]
-    wrong += [key for key in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb") if int(status.get(key, "0"), 16)]
-    if status.get("NoNewPrivs", "").strip() != "1" or status.get("Groups", "").strip():
-        wrong.append("NoNewPrivs/Groups")
-    if wrong:
-        raise ZygoteError(f"privileges not dropped: {', '.join(wrong)}")
-
-
-def enter(target, groups, limits):
-    """In the keeper: join target's cgroups (folders), take limits, enter its namespaces and root."""
+    All but the cgroup namespace, which the kernel enters once it has joined the sandbox's cgroups
+    (cgroup v2 lets no process move one from outside its cgroup namespace in); returns a file of it.
+    """
     from coursetools.sandbox import set_limits
 
+    own = {name: os.stat(f"/proc/self/ns/{name}").st_ino for name in MUST_DIFFER}
     files = {name: os.open(f"/proc/{target}/ns/{name}", os.O_RDONLY) for name, _ in NAMESPACES}
     root = os.open(f"/proc/{target}/root", os.O_RDONLY | os.O_DIRECTORY)
-    for folder in groups:  # while the host's cgroup folders are still in view
-        with open(os.path.join(folder, "cgroup.procs"), "w") as f:
-            f.write(str(os.getpid()))
+    try:  # alive now, so alive when its files were opened: they are its, not those of a process with its PID since
+        signal.pidfd_send_signal(pidfd, 0)
+    except ProcessLookupError:
+        raise ZygoteError("the sandbox ended before its kernel started") from None
+    if any(os.fstat(files[name]).st_ino == own[name] for name in MUST_DIFFER):
+        raise ZygoteError("the target shares the keeper's namespaces: it is not a sandbox")
     set_limits(**limits)
-    libc = _libc()
+    setns = libc().setns
     for name, kind in NAMESPACES:
-        _check(libc.setns(files[name], kind), f"entering the sandbox's {name} namespace")
-        os.close(files[name])
+        if name != "cgroup":
+            check(setns(files[name], kind), f"entering the sandbox's {name} namespace")
+            os.close(files[name])
     os.fchdir(root)
     os.chroot(".")
     os.close(root)
+    return files["cgroup"]
 
 
-def become_kernel(request, connection):
-    """In the kernel, forked in the sandbox: shed all the warm process held, then run ipykernel.  Never returns."""
+def become_kernel(request, connection, groups, cgroup_namespace):
+    """In the kernel, forked in the sandbox: shed all the warm process held, then run ipykernel.  Never returns.
+
+    groups: open files of the sandbox's cgroups' `cgroup.procs`, opened by the keeper before it left the
+    host's view; cgroup_namespace: a file of the sandbox's cgroup namespace.
+    """
     try:
+        uid, cwd, env, command = request["uid"], request["cwd"], request["env"], request["command"]
+        request.clear()  # the host's PIDs and cgroup folders: nothing the kernel needs to hold
+        for group in groups:  # before any of the submission's code: the sandbox's memory and CPU caps hold it
+            group.write(str(os.getpid()))
+            group.close()
+        check(libc().setns(cgroup_namespace, NAMESPACES[3][1]), "entering the sandbox's cgroup namespace")
         os.setsid()
-        fd = connection.detach()
-        os.close(fd)
+        os.close(connection.detach())
         null = os.open("/dev/null", os.O_RDWR)
         for number in (0, 1, 2):
             os.dup2(null, number)
-        os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+        os.closerange(3, 2 ** 31 - 1)  # every file the warm process or the keeper held, whatever the limit
         for number in range(1, signal.NSIG):
             if number not in (signal.SIGKILL, signal.SIGSTOP):
                 try:
@@ -135,15 +117,19 @@ def become_kernel(request, connection):
             signal.signal(number, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         os.umask(0o022)
-        drop_privileges(request["uid"])
-        os.chdir(request["cwd"])
+        drop_privileges(uid)
+        os.chdir(cwd)
         os.environ.clear()
-        os.environ.update(request["env"], PWD=request["cwd"])  # the cold start's shell exports PWD
+        os.environ.update(env, PWD=cwd)  # the cold start's shell exports PWD
         for name in [name for name in sys.modules if name == "coursetools" or name.startswith("coursetools.")]:
             del sys.modules[name]
-        # As ipykernel_launcher leaves it: no folder of ours first (IPython puts the working folder back).
+        # As ipykernel_launcher leaves it: no folder of ours first (IPython puts the working folder back),
+        # and no listing of the host's folders cached by the warm process's imports.
         sys.path[:] = [folder for folder in sys.path if folder not in _OWN_PATHS]
-        sys.argv = [importlib.util.find_spec("ipykernel_launcher").origin, "-f", request["connection_file"]]
+        sys.path_importer_cache.clear()
+        importlib.invalidate_caches()
+        sys.orig_argv = list(command)
+        sys.argv = [importlib.util.find_spec("ipykernel_launcher").origin, *command[3:]]
         import random
 
         import numpy
@@ -158,28 +144,32 @@ def become_kernel(request, connection):
     os._exit(0)
 
 
-def keep(request, connection):
-    """In the keeper: enter the sandbox, fork the kernel, tell the launcher its PID, then its exit status."""
-    enter(request["target"], request["groups"], request["limits"])
+def keep(request, pidfd, connection):
+    """In the keeper: enter the sandbox, fork the kernel, tell the launcher its PID, then how it ended."""
+    groups = [open(os.path.join(folder, "cgroup.procs"), "w") for folder in request["groups"]]
+    cgroup_namespace = enter(request["target"], pidfd, request["limits"])
+    os.close(pidfd)
+    try:  # the launcher gave up (and started the kernel cold): fork nothing
+        if connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"":
+            return
+    except BlockingIOError:
+        pass
     pid = os.fork()
     if pid == 0:
-        become_kernel(request, connection)
+        become_kernel(request, connection, groups, cgroup_namespace)
+    os.close(cgroup_namespace)
+    for group in groups:
+        group.close()
     connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
-    _, status = os.waitpid(pid, 0)
-    connection.sendall(json.dumps({"status": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
+    ended = os.waitid(os.P_PID, pid, os.WEXITED)  # not woken by a stop (a kernel may ptrace itself)
+    code = ended.si_status if ended.si_code == os.CLD_EXITED else -ended.si_status
+    connection.sendall(json.dumps({"status": code}).encode() + b"\n")
 
 
-def serve(path, parent):
-    """The warm process: import PRELOAD, listen at path, fork a keeper per request; end when parent does."""
+def serve(listener, parent):
+    """The warm process: import PRELOAD, then fork a keeper per request on listener; end when parent does."""
     for name in PRELOAD:
         importlib.import_module(name)
-    if os.path.exists(path):
-        os.unlink(path)
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    old = os.umask(0o077)
-    listener.bind(path)
-    os.umask(old)
-    listener.listen(16)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # keepers are reaped by the system
     watch = os.pidfd_open(parent)
     print("ready", flush=True)
@@ -204,10 +194,17 @@ def _keeper(listener, watch, connection):
     os.close(watch)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     try:
-        connection.settimeout(30)
-        request = json.loads(connection.makefile("rb").readline())
+        connection.settimeout(ANSWER_WAIT)
+        data, fds, _, _ = socket.recv_fds(connection, 1 << 16, 1)
+        while not data.endswith(b"\n"):
+            more = connection.recv(1 << 16)
+            if not more:
+                raise ZygoteError("the launcher left before its request was whole")
+            data += more
+        if len(fds) != 1:
+            raise ZygoteError("a request comes with the pidfd of the sandbox's first process")
         connection.settimeout(None)
-        keep(request, connection)
+        keep(json.loads(data), fds[0], connection)
     except BaseException as problem:  # noqa: BLE001
         try:
             connection.sendall(json.dumps({"error": f"{type(problem).__name__}: {problem}"}).encode() + b"\n")
@@ -217,26 +214,33 @@ def _keeper(listener, watch, connection):
     os._exit(0)
 
 
-def start_kernel(path, request, timeout=30):
-    """In the launcher: ask the warm process at path for a kernel; (socket that reports its status, its PID).
+def start_kernel(path, request, target, bwrap):
+    """In the launcher: ask the warm process at path for a kernel in the sandbox whose first process is target.
 
-    Raises ZygoteError when there is no warm process or it could not start the kernel; nothing of the
-    sandbox's has run then, and the launcher may start the kernel cold.
+    bwrap: the PID of bwrap, our child, not yet reaped; target must be its child.  Returns the socket
+    that reports the kernel's end (`exit_status`).  Raises ZygoteError when there is no warm process or
+    it could not start the kernel within ANSWER_WAIT; nothing of the sandbox's has run then, and the
+    launcher may start the kernel cold.
     """
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        connection.settimeout(timeout)
+        pidfd = os.pidfd_open(target)
+        with open(f"/proc/{target}/stat") as f:  # checked after pidfd_open: the pidfd is of bwrap's child
+            if int(f.read().rsplit(")", 1)[1].split()[1]) != bwrap:
+                raise ZygoteError("the sandbox's first process is gone")
+        connection.settimeout(ANSWER_WAIT)
         connection.connect(path)
-        connection.sendall(json.dumps(request).encode() + b"\n")
+        socket.send_fds(connection, [json.dumps({**request, "target": target}).encode() + b"\n"], [pidfd])
+        os.close(pidfd)
         answer = json.loads(_read_line(connection) or b"{}")
-    except (OSError, ValueError) as problem:
+    except (OSError, ValueError, ZygoteError) as problem:
         connection.close()
         raise ZygoteError(f"no warm kernel from {path}: {problem}") from None
     if "pid" not in answer:
         connection.close()
         raise ZygoteError(answer.get("error", "the warm process answered nothing"))
     connection.settimeout(None)
-    return connection, answer["pid"]
+    return connection
 
 
 def exit_status(connection):
@@ -260,10 +264,11 @@ def _read_line(connection):
 
 
 def start(folder):
-    """Start a warm process for this process's kernels; (the process, its socket), or None where it cannot run.
+    """Start a warm process for this process's kernels; (the process, its socket's path), or None where it cannot.
 
-    It listens in folder/warm (made mode 0700) and ends with this process.  Only where we are root:
-    entering the namespaces bwrap made needs it.
+    The socket is made here, in folder/warm (mode 0700), and handed to the process as a file, so that
+    no path of the host's shows in its command line (which its kernels inherit).  It ends with this
+    process.  Only where we are root: entering the namespaces bwrap made needs it.
     """
     import subprocess
 
@@ -275,11 +280,16 @@ def start(folder):
     os.makedirs(private, mode=0o700, exist_ok=True)
     os.chmod(private, 0o700)
     path = os.path.join(private, "socket")
-    # The kernels' own environment: NumPy and glibc read theirs (threads, arenas) when they load.
-    environment = kernel_environment(os.environ, private)
-    process = subprocess.Popen([real_folder(sys.executable), os.path.abspath(__file__), "--socket", path],
-                               cwd=private, env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               start_new_session=True)
+    if os.path.exists(path):
+        os.unlink(path)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(path)
+        listener.listen(16)
+        # The kernels' own environment: NumPy and glibc read theirs (threads, arenas) when they load.
+        process = subprocess.Popen([real_folder(sys.executable), "-m", "coursetools.zygote", str(listener.fileno())],
+                                   cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                   env=kernel_environment(os.environ, private), stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, pass_fds=[listener.fileno()], start_new_session=True)
     ready, _, _ = select.select([process.stdout], [], [], 60)
     if not ready or process.stdout.readline() != b"ready\n":
         process.kill()
@@ -288,17 +298,6 @@ def start(folder):
     return process, path
 
 
-def main():
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--socket", required=True, help="where to listen (in a folder only this user may enter)")
-    options = parser.parse_args()
-    serve(options.socket, os.getppid())
-
-
 if __name__ == "__main__":
-    if not __package__:  # run as a script: the repository's folder, for coursetools.sandbox
-        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        _OWN_PATHS = tuple(sys.path[:2])
-    main()
+    _OWN_PATHS = (sys.path[0],)  # `python -m` from the repository: its folder
+    serve(socket.socket(fileno=int(sys.argv[1])), os.getppid())

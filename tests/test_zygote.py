@@ -16,6 +16,7 @@ import sys
 import pytest
 
 from coursetools import sandbox, zygote
+from coursetools.course import REPO
 from coursetools.grading.kernel import SandboxedKernelManager, SandboxKernelSpecManager, claim_slot, probe_sandbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox,
@@ -64,7 +65,12 @@ report = {
     "home": sorted(os.listdir(os.environ["HOME"])),
     "modules": sorted(sys.modules),
     "random": [random.random(), float(numpy.random.random())],
-    "argv": sys.argv[1:2],
+    "argv": sys.argv[1:],
+    "history": str(get_ipython().history_manager.hist_file),
+    "threads": len(os.listdir("/proc/self/task")),
+    "own environ readable": bool(read("/proc/self/environ")) and read("/proc/self/environ") != "PermissionError",
+    "cmdline": read("/proc/self/cmdline").replace("\0", " "),
+    "import caches": sorted(sys.path_importer_cache),
 }
 print("PROBE" + json.dumps(report))
 """
@@ -73,7 +79,7 @@ print("PROBE" + json.dumps(report))
 async def _probe(launcher, work, scratch):
     manager = SandboxedKernelManager(work=str(work), kernel_name="python3")
     manager.kernel_spec_manager = SandboxKernelSpecManager(launcher_args=launcher)
-    await manager.start_kernel(cwd=str(scratch))
+    await manager.start_kernel(cwd=str(scratch), extra_arguments=["--HistoryManager.hist_file=:memory:"])  # nbclient's
     client = manager.client()
     client.start_channels()
     try:
@@ -116,12 +122,14 @@ def probes(tmp_path_factory):
         process.kill()
         process.wait()
         holder.close()
+    results["work"] = str(work)
     return results, process, slot
 
 
 def _normal(report, private):
     report = json.loads(json.dumps(report).replace(private, "<private>"))
-    report.pop("random")
+    for key in ("random", "cmdline", "import caches"):  # the caches' order of filling differs
+        report.pop(key)
     return report
 
 
@@ -139,7 +147,21 @@ def test_a_warm_kernel_sees_what_a_cold_one_sees(probes):
     assert not [name for name in extra if name.startswith("coursetools")]
     for report in (cold, warm):
         report.pop("processes")
+    assert warm["history"] == ":memory:" and warm["own environ readable"]
     assert warm == cold
+
+
+def test_a_warm_kernel_holds_no_path_of_the_worker_or_the_course(probes):
+    results, _, _ = probes
+    work = results["work"]
+    for name in ("warm", "warm again"):
+        text = json.dumps(_normal(*results[name])) + results[name][0]["cmdline"]
+        assert work not in text.replace(results[name][1], "<private>"), text
+        assert os.path.join(REPO, "coursetools") not in text and "gradebook.db" not in text
+        venv = os.path.realpath(sys.prefix)
+        leaked = [key for key in results[name][0]["import caches"]
+                  if key.startswith(str(REPO)) and not key.startswith(venv) and "<private>" not in key]
+        assert not leaked, leaked  # the folders the warm process imported from (the repository's)
 
 
 def test_without_its_warm_process_the_launcher_starts_the_kernel_cold(probes):
@@ -154,6 +176,42 @@ def test_two_warm_kernels_draw_different_random_numbers(probes):
     results, _, _ = probes
     draws = [results[name][0]["random"] for name in ("cold", "warm", "warm again")]
     assert len({draw[0] for draw in draws}) == 3 and len({draw[1] for draw in draws}) == 3, draws
+
+
+def _ask(path, target, pidfd):
+    """Send the warm process at path a request for a kernel in target's namespaces; its answer."""
+    import socket
+
+    request = {"groups": [], "limits": {"memory": 2 ** 31, "cpu": 60, "processes": 48, "file_size": 2 ** 26,
+                                        "open_files": 256, "uid": sandbox.BASE_UID},
+               "uid": sandbox.BASE_UID, "cwd": "/", "env": {}, "command": [], "target": target}
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+        connection.settimeout(30)
+        connection.connect(path)
+        socket.send_fds(connection, [json.dumps(request).encode() + b"\n"], [pidfd])
+        return json.loads(zygote._read_line(connection) or b"{}")
+
+
+def test_the_keeper_enters_no_process_but_a_live_sandbox(tmp_path):
+    """A request naming a process of the host, or one that has ended (its PID free for another), forks nothing."""
+    os.chmod(tmp_path, 0o755)
+    warm = zygote.start(str(tmp_path))
+    process, path = warm
+    host, other = subprocess.Popen(["sleep", "60"]), subprocess.Popen(["sleep", "60"])
+    try:
+        pidfd = os.pidfd_open(host.pid)
+        answer = _ask(path, host.pid, pidfd)
+        assert "pid" not in answer and "not a sandbox" in answer["error"], answer
+        host.kill()
+        host.wait()
+        # As if host's PID had gone to another process since: the pidfd still names the one that ended.
+        answer = _ask(path, other.pid, pidfd)
+        assert "pid" not in answer and "ended" in answer["error"], answer
+        os.close(pidfd)
+    finally:
+        for started in (host, other, process):
+            started.kill()
+            started.wait()
 
 
 def test_the_warm_process_ends_with_the_process_that_started_it(tmp_path):

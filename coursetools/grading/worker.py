@@ -78,6 +78,11 @@ class GraderPlugin(WorkerPlugin):
                             self.launcher += ["--zygote", path]
             if self._problem:
                 raise GradingError(self._problem)
+            if self._warm is not None and self._warm.poll() is not None:  # it died: start another
+                warm = zygote.start(self.work)
+                self._warm = warm[0] if warm else None
+                if not warm:  # kernels start cold from now on
+                    self.launcher = self.launcher[:-2]
             return self.launcher
 
 
