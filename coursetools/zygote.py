@@ -263,33 +263,39 @@ def _read_line(connection):
     return line
 
 
-def start(folder):
+def start(folder=None):
     """Start a warm process for this process's kernels; (the process, its socket's path), or None where it cannot.
 
-    The socket is made here, in folder/warm (mode 0700), and handed to the process as a file, so that
-    no path of the host's shows in its command line (which its kernels inherit).  It ends with this
-    process.  Only where we are root: entering the namespaces bwrap made needs it.
+    The socket is made here, in a folder of its own (mode 0700) under folder, by default in /dev/shm
+    (a Unix socket's path must be short) named as `coursetools.grading.worker.remove_stale_folders`
+    finds it once this process is gone; it is handed to the process as a file, so that no path of
+    the host's shows in its command line (which its kernels inherit).  The process ends with this
+    one.  Only where we are root: entering the namespaces bwrap made needs it.  Never raises: a
+    worker without a warm process starts its kernels cold.
     """
     import subprocess
+    import tempfile
 
     from coursetools.bwrap import kernel_environment, real_folder
 
     if os.geteuid() != 0:
         return None
-    private = os.path.join(folder, "warm")
-    os.makedirs(private, mode=0o700, exist_ok=True)
-    os.chmod(private, 0o700)
-    path = os.path.join(private, "socket")
-    if os.path.exists(path):
-        os.unlink(path)
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
-        listener.bind(path)
-        listener.listen(16)
-        # The kernels' own environment: NumPy and glibc read theirs (threads, arenas) when they load.
-        process = subprocess.Popen([real_folder(sys.executable), "-m", "coursetools.zygote", str(listener.fileno())],
-                                   cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                   env=kernel_environment(os.environ, private), stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, pass_fds=[listener.fileno()], start_new_session=True)
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    prefix = f"coursetools-{os.getpid()}-" if folder or shm else f"coursetools-grade-{os.getpid()}-"
+    try:
+        private = tempfile.mkdtemp(prefix=prefix, dir=folder or shm)  # mode 0700
+        path = os.path.join(private, "socket")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+            listener.bind(path)
+            listener.listen(16)
+            # The kernels' own environment: NumPy and glibc read theirs (threads, arenas) when they load.
+            process = subprocess.Popen(
+                [real_folder(sys.executable), "-m", "coursetools.zygote", str(listener.fileno())],
+                cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                env=kernel_environment(os.environ, private), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                pass_fds=[listener.fileno()], start_new_session=True)
+    except OSError:
+        return None
     ready, _, _ = select.select([process.stdout], [], [], 60)
     if not ready or process.stdout.readline() != b"ready\n":
         process.kill()

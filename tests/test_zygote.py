@@ -233,3 +233,25 @@ def test_the_warm_process_ends_with_the_process_that_started_it(tmp_path):
     else:
         pytest.fail("the warm process outlived the process that started it")
 
+
+
+def test_a_worker_whose_warm_process_died_starts_another(tmp_path):
+    from types import SimpleNamespace
+
+    from coursetools.grading.worker import GraderPlugin
+
+    os.chmod(tmp_path, 0o755)
+    plugin = GraderPlugin(True, sandbox.LIMITS)
+    plugin.setup(SimpleNamespace(local_directory=str(tmp_path), periodic_callbacks={}))
+    try:
+        first = list(plugin.prepare())
+        assert first[-2] == "--zygote" and os.path.exists(first[-1])
+        dead = plugin._warm
+        dead.kill()
+        dead.wait()
+        second = plugin.prepare()
+        assert second[:-2] == first[:-2] and second[-2] == "--zygote" and second[-1] != first[-1]
+        assert plugin._warm.poll() is None and not os.path.exists(os.path.dirname(first[-1]))
+    finally:
+        plugin.teardown(None)
+    assert not os.path.exists(os.path.dirname(second[-1]))

@@ -50,6 +50,7 @@ class GraderPlugin(WorkerPlugin):
         if self._warm is not None:
             self._warm.kill()
             self._warm.wait()
+            remove_tree(os.path.dirname(self._warm_socket))
         remove_tree(self.work)
 
     def prepare(self):
@@ -72,18 +73,22 @@ class GraderPlugin(WorkerPlugin):
                         self.launcher = ["--home-template", str(home), "--slot", str(slot)]
                         for name, value in self.limits.items():
                             self.launcher += ["--" + name.replace("_", "-"), str(value)]
-                        warm = zygote.start(self.work) if self.warm else None
-                        if warm:  # kernels forked from a warm process (into a sandbox made for each)
-                            self._warm, path = warm
-                            self.launcher += ["--zygote", path]
+                        if self.warm:
+                            self._start_warm()
             if self._problem:
                 raise GradingError(self._problem)
-            if self._warm is not None and self._warm.poll() is not None:  # it died: start another
-                warm = zygote.start(self.work)
-                self._warm = warm[0] if warm else None
-                if not warm:  # kernels start cold from now on
-                    self.launcher = self.launcher[:-2]
+            if self._warm is not None and self._warm.poll() is not None:  # it died: another, or cold kernels
+                remove_tree(os.path.dirname(self._warm_socket))
+                self._warm, self.launcher = None, self.launcher[:-2]
+                self._start_warm()
             return self.launcher
+
+    def _start_warm(self):
+        """Fork this worker's kernels from a warm process (each into a sandbox made for it), where one can start."""
+        warm = zygote.start()
+        if warm:
+            self._warm, self._warm_socket = warm
+            self.launcher += ["--zygote", self._warm_socket]
 
 
 def run_task(bundle, task, options, started=None):
