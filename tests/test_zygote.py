@@ -241,8 +241,10 @@ def test_a_worker_whose_warm_process_died_starts_another(tmp_path):
     from coursetools.grading.worker import GraderPlugin
 
     os.chmod(tmp_path, 0o755)
+    deep = tmp_path / ("dask-scratch-space-" + "x" * 60) / ("worker-" + "y" * 40)  # deeper than a socket's path may be
+    deep.mkdir(parents=True)
     plugin = GraderPlugin(True, sandbox.LIMITS)
-    plugin.setup(SimpleNamespace(local_directory=str(tmp_path), periodic_callbacks={}))
+    plugin.setup(SimpleNamespace(local_directory=str(deep), periodic_callbacks={}))
     try:
         first = list(plugin.prepare())
         assert first[-2] == "--zygote" and os.path.exists(first[-1])
