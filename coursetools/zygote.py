@@ -19,7 +19,8 @@ namespaces, as `nsenter` and `setpriv` would:
    sandbox's user id with no capabilities in any set and no new privileges (checked in
    /proc/self/status before anything else runs), forgets what the warm process knew of the host's
    folders, reseeds the generators the warm process seeded, and starts ipykernel with the kernel
-   spec's own arguments.
+   spec's own arguments.  Should any of that fail, the keeper tells the launcher, which starts the
+   kernel cold: only once the kernel is about to start ipykernel does the keeper give its PID.
 4. The keeper stays outside the sandbox, invisible from it and outside its cgroups, to wait for the
    kernel and tell the launcher how it ended.
 
@@ -87,11 +88,13 @@ def enter(target, pidfd, limits):
     return files["cgroup"]
 
 
-def become_kernel(request, connection, groups, cgroup_namespace):
+def become_kernel(request, connection, groups, cgroup_namespace, started):
     """In the kernel, forked in the sandbox: shed all the warm process held, then run ipykernel.  Never returns.
 
     groups: open files of the sandbox's cgroups' `cgroup.procs`, opened by the keeper before it left the
-    host's view; cgroup_namespace: a file of the sandbox's cgroup namespace.
+    host's view; cgroup_namespace: a file of the sandbox's cgroup namespace; started: a pipe to the
+    keeper, written once all is done and just before ipykernel starts (until then, the launcher may
+    still start the kernel cold).
     """
     try:
         uid, cwd, env, command = request["uid"], request["cwd"], request["env"], request["command"]
@@ -105,7 +108,8 @@ def become_kernel(request, connection, groups, cgroup_namespace):
         null = os.open("/dev/null", os.O_RDWR)
         for number in (0, 1, 2):
             os.dup2(null, number)
-        os.closerange(3, 2 ** 31 - 1)  # every file the warm process or the keeper held, whatever the limit
+        os.closerange(3, started)  # every file the warm process or the keeper held, whatever the limit
+        os.closerange(started + 1, 2 ** 31 - 1)
         for number in range(1, signal.NSIG):
             if number not in (signal.SIGKILL, signal.SIGSTOP):
                 try:
@@ -138,6 +142,8 @@ def become_kernel(request, connection, groups, cgroup_namespace):
         numpy.random.seed()
         from ipykernel.kernelapp import IPKernelApp
 
+        os.write(started, b"k")
+        os.close(started)
         IPKernelApp.launch_instance()
     except BaseException:  # noqa: BLE001 (a kernel that cannot start ends here, never back in the warm process)
         os._exit(70)
@@ -154,12 +160,20 @@ def keep(request, pidfd, connection):
             return
     except BlockingIOError:
         pass
+    read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
-        become_kernel(request, connection, groups, cgroup_namespace)
+        os.close(read_end)
+        become_kernel(request, connection, groups, cgroup_namespace, write_end)
+    os.close(write_end)
     os.close(cgroup_namespace)
     for group in groups:
         group.close()
+    started = os.read(read_end, 1) == b"k"  # or b"": it ended before ipykernel started
+    os.close(read_end)
+    if not started:
+        os.waitid(os.P_PID, pid, os.WEXITED)
+        raise ZygoteError("the kernel could not be made ready to start in the sandbox")
     connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
     ended = os.waitid(os.P_PID, pid, os.WEXITED)  # not woken by a stop (a kernel may ptrace itself)
     code = ended.si_status if ended.si_code == os.CLD_EXITED else -ended.si_status

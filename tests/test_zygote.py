@@ -257,3 +257,37 @@ def test_a_worker_whose_warm_process_died_starts_another(tmp_path):
     finally:
         plugin.teardown(None)
     assert not os.path.exists(os.path.dirname(second[-1]))
+
+
+def test_a_kernel_that_cannot_be_made_ready_in_the_sandbox_is_refused_before_it_starts(tmp_path):
+    """A failure in the kernel's preparation (here: its working folder is missing) reaches the launcher as
+    a refusal, so that it starts the kernel cold, never as a kernel that died."""
+    from coursetools.bwrap import bwrap_command
+
+    os.chmod(tmp_path, 0o755)
+    scratch, private = tmp_path / "scratch", tmp_path / "private"
+    scratch.mkdir(mode=0o755)
+    private.mkdir(mode=0o755)
+    process, path = zygote.start(str(tmp_path))
+    read_end, write_end = os.pipe()
+    command = bwrap_command(["/bin/sh", "-c", "echo made; exec sleep infinity"], str(scratch), str(private),
+                            sandbox.BASE_UID, 2 ** 26, {}, 2 ** 26)
+    bwrap = subprocess.Popen([command[0], "--info-fd", str(write_end), *command[1:]], pass_fds=(write_end,),
+                             stdout=subprocess.PIPE)
+    try:
+        os.close(write_end)
+        target = sandbox._read_child_pid(read_end)
+        assert bwrap.stdout.readline() == b"made\n"
+        request = {"groups": [], "limits": {"memory": 2 ** 31, "cpu": 60, "processes": 48, "file_size": 2 ** 26,
+                                            "open_files": 256, "uid": sandbox.BASE_UID},
+                   "uid": sandbox.BASE_UID, "cwd": str(scratch / "missing"), "env": {"HOME": "/tmp/home"},
+                   "command": [sys.executable, "-m", "ipykernel_launcher"]}
+        with pytest.raises(zygote.ZygoteError, match="could not be made ready"):
+            zygote.start_kernel(path, request, target, bwrap.pid)
+        request["cwd"] = str(scratch)  # and the same request with its folder: a kernel, started
+        connection = zygote.start_kernel(path, request, target, bwrap.pid)
+        connection.close()
+    finally:
+        for started in (bwrap, process):
+            started.kill()
+            started.wait()
