@@ -28,12 +28,14 @@ worker dies (see `supervise`).
 """
 import argparse
 import contextlib
+import json
 import os
 import re
 import resource
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 
@@ -124,7 +126,7 @@ def supervise(argv, limits, parent, groups, quiet=False, warm=None):
 
     warm: where argv runs a placeholder that prints a line once the sandbox is made, a function of
     the sandbox's first PID and bwrap's that starts the kernel in it and returns the socket that
-    reports the kernel's exit (`coursetools.zygote.start_kernel`).  Returns False, the sandbox gone, when it raised
+    reports the kernel's exit (`start_kernel`).  Returns False, the sandbox gone, when it raised
     ZygoteError: the caller then starts the kernel cold.
     """
     read_end, write_end = os.pipe()
@@ -159,7 +161,7 @@ def supervise(argv, limits, parent, groups, quiet=False, warm=None):
     done = os.pidfd_open(child.pid)
     kernel = None
     if warm:
-        from coursetools.zygote import ZygoteError, exit_status
+        from coursetools.zygote import ZygoteError
 
         made, _, _ = select.select([parent, child.stdout], [], [], PLACEHOLDER_WAIT)
         if parent in made:
@@ -184,6 +186,57 @@ def supervise(argv, limits, parent, groups, quiet=False, warm=None):
     killed = status in (128 + signal.SIGKILL, -signal.SIGKILL) and groups.out_of_memory()
     groups.remove()
     sys.exit(OUT_OF_MEMORY if killed else status)
+
+
+def start_kernel(path, request, target, bwrap):
+    """Ask the warm process at path for a kernel in the sandbox whose first process is target.
+
+    bwrap: the PID of bwrap, our child, not yet reaped; target must be its child.  Returns the socket
+    that reports the kernel's end (`exit_status`).  Raises ZygoteError when there is no warm process or
+    it could not start the kernel within ANSWER_WAIT; nothing of the sandbox's has run then, and the
+    launcher may start the kernel cold.
+    """
+    from coursetools.zygote import ANSWER_WAIT, ZygoteError
+
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        pidfd = os.pidfd_open(target)
+        with open(f"/proc/{target}/stat") as f:  # checked after pidfd_open: the pidfd is of bwrap's child
+            if int(f.read().rsplit(")", 1)[1].split()[1]) != bwrap:
+                raise ZygoteError("the sandbox's first process is gone")
+        connection.settimeout(ANSWER_WAIT)
+        connection.connect(path)
+        socket.send_fds(connection, [json.dumps({**request, "target": target}).encode() + b"\n"], [pidfd])
+        os.close(pidfd)
+        answer = json.loads(_read_line(connection) or b"{}")
+    except (OSError, ValueError, ZygoteError) as problem:
+        connection.close()
+        raise ZygoteError(f"no warm kernel from {path}: {problem}") from None
+    if "pid" not in answer:
+        connection.close()
+        raise ZygoteError(answer.get("error", "the warm process answered nothing"))
+    connection.settimeout(None)
+    return connection
+
+
+def exit_status(connection):
+    """Once connection (from start_kernel) is readable: the kernel's exit status (128 + N for signal N)."""
+    try:
+        answer = json.loads(_read_line(connection) or b"{}")
+    except (OSError, ValueError):
+        answer = {}
+    code = answer.get("status", 1)
+    return 128 - code if code < 0 else code
+
+
+def _read_line(connection):
+    line = b""
+    while not line.endswith(b"\n"):
+        chunk = connection.recv(4096)
+        if not chunk:
+            break
+        line += chunk
+    return line
 
 
 def main(argv=None):
@@ -231,8 +284,6 @@ def main(argv=None):
     python = shutil.which(command[0], path=env["PATH"]) if command else None
     if options.zygote and os.geteuid() == 0 and python and real_folder(python) == real_folder(sys.executable) \
             and command[1:3] == ["-m", "ipykernel_launcher"]:
-        from coursetools.zygote import start_kernel
-
         request = {"groups": list(dict.fromkeys(groups.folders.values())), "limits": limits, "uid": uid,
                    "cwd": scratch, "env": env, "command": command}
         placeholder = bwrap_command(["/bin/sh", "-c", "echo made; exec sleep infinity"], *sandbox)

@@ -228,55 +228,6 @@ def _keeper(listener, watch, connection):
     os._exit(0)
 
 
-def start_kernel(path, request, target, bwrap):
-    """In the launcher: ask the warm process at path for a kernel in the sandbox whose first process is target.
-
-    bwrap: the PID of bwrap, our child, not yet reaped; target must be its child.  Returns the socket
-    that reports the kernel's end (`exit_status`).  Raises ZygoteError when there is no warm process or
-    it could not start the kernel within ANSWER_WAIT; nothing of the sandbox's has run then, and the
-    launcher may start the kernel cold.
-    """
-    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        pidfd = os.pidfd_open(target)
-        with open(f"/proc/{target}/stat") as f:  # checked after pidfd_open: the pidfd is of bwrap's child
-            if int(f.read().rsplit(")", 1)[1].split()[1]) != bwrap:
-                raise ZygoteError("the sandbox's first process is gone")
-        connection.settimeout(ANSWER_WAIT)
-        connection.connect(path)
-        socket.send_fds(connection, [json.dumps({**request, "target": target}).encode() + b"\n"], [pidfd])
-        os.close(pidfd)
-        answer = json.loads(_read_line(connection) or b"{}")
-    except (OSError, ValueError, ZygoteError) as problem:
-        connection.close()
-        raise ZygoteError(f"no warm kernel from {path}: {problem}") from None
-    if "pid" not in answer:
-        connection.close()
-        raise ZygoteError(answer.get("error", "the warm process answered nothing"))
-    connection.settimeout(None)
-    return connection
-
-
-def exit_status(connection):
-    """In the launcher, once connection is readable: the kernel's exit status (128 + N for signal N)."""
-    try:
-        answer = json.loads(_read_line(connection) or b"{}")
-    except (OSError, ValueError):
-        answer = {}
-    code = answer.get("status", 1)
-    return 128 - code if code < 0 else code
-
-
-def _read_line(connection):
-    line = b""
-    while not line.endswith(b"\n"):
-        chunk = connection.recv(4096)
-        if not chunk:
-            break
-        line += chunk
-    return line
-
-
 def start(folder=None):
     """Start a warm process for this process's kernels; (the process, its socket's path), or None where it cannot.
 

@@ -209,7 +209,7 @@ def _ask(path, target, pidfd):
         connection.settimeout(30)
         connection.connect(path)
         socket.send_fds(connection, [json.dumps(request).encode() + b"\n"], [pidfd])
-        return json.loads(zygote._read_line(connection) or b"{}")
+        return json.loads(sandbox._read_line(connection) or b"{}")
 
 
 def test_the_keeper_enters_no_process_but_a_live_sandbox(tmp_path):
@@ -303,9 +303,9 @@ def test_a_kernel_that_cannot_be_made_ready_in_the_sandbox_is_refused_before_it_
                    "uid": sandbox.BASE_UID, "cwd": str(scratch / "missing"), "env": {"HOME": "/tmp/home"},
                    "command": [sys.executable, "-m", "ipykernel_launcher"]}
         with pytest.raises(zygote.ZygoteError, match="could not be made ready"):
-            zygote.start_kernel(path, request, target, bwrap.pid)
+            sandbox.start_kernel(path, request, target, bwrap.pid)
         request["cwd"] = str(scratch)  # and the same request with its folder: a kernel, started
-        connection = zygote.start_kernel(path, request, target, bwrap.pid)
+        connection = sandbox.start_kernel(path, request, target, bwrap.pid)
         connection.close()
     finally:
         for started in (bwrap, process):
