@@ -279,16 +279,16 @@ def main(argv=None):
     sandbox = (scratch, private, uid, options.tmp_size, dict(os.environ), options.scratch_size,
                options.home_template, options.keep_home)
     groups = SandboxGroups(options.total_memory, options.cpu_cores, cpu=not options.no_cpu_group)
-    env = kernel_environment(os.environ, private, options.keep_home)
     # Warm: where the warm process's Python runs ipykernel_launcher (its arguments go to the kernel as they are).
-    python = shutil.which(command[0], path=env["PATH"]) if command else None
-    if options.zygote and os.geteuid() == 0 and python and real_folder(python) == real_folder(sys.executable) \
-            and command[1:3] == ["-m", "ipykernel_launcher"]:
-        request = {"groups": list(dict.fromkeys(groups.folders.values())), "limits": limits, "uid": uid,
-                   "cwd": scratch, "env": env, "command": command}
-        placeholder = bwrap_command(["/bin/sh", "-c", "echo made; exec sleep infinity"], *sandbox)
-        supervise(placeholder, limits, parent, groups, options.quiet,
-                  warm=lambda inner, bwrap: start_kernel(options.zygote, request, inner, bwrap))
+    if options.zygote and os.geteuid() == 0 and command[1:3] == ["-m", "ipykernel_launcher"]:
+        env = kernel_environment(os.environ, private, options.keep_home)
+        python = shutil.which(command[0], path=env["PATH"])
+        if python and real_folder(python) == real_folder(sys.executable):
+            request = {"groups": list(dict.fromkeys(groups.folders.values())), "limits": limits, "uid": uid,
+                       "cwd": scratch, "env": env, "command": command}
+            placeholder = bwrap_command(["/bin/sh", "-c", "echo made; exec sleep infinity"], *sandbox)
+            supervise(placeholder, limits, parent, groups, options.quiet,
+                      warm=lambda inner, bwrap: start_kernel(options.zygote, request, inner, bwrap))
     supervise(bwrap_command(command, *sandbox), limits, parent, groups, options.quiet)
 
 
