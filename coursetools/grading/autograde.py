@@ -8,6 +8,9 @@ one job:
 3. `TakeGraderCells` (answers): the grader's cells come out, with the answers they reported;
 4. `MakeInert` (inert): the notebook's outputs and markdown can run no script.
 
+In both passes nbgrader's `CheckCellMetadata` gives way to `CheckMetadata` (metadata), the same
+check with nbgrader's schema checked once per process rather than once per cell.
+
 Each step writes what it found into the notebook's resources under "coursetools".  The converter
 seeds that entry with a `Findings` of its own for each notebook: nbconvert deep-copies the
 resources before the steps run, and a Findings is shared by its copies, so the converter sees
@@ -15,23 +18,29 @@ what the steps wrote, even what a step found before another one raised.
 `GraderAutograde.found` holds them, {notebook name: Findings}.
 """
 from nbgrader.converters import Autograde
-from nbgrader.preprocessors import Execute
+from nbgrader.preprocessors import CheckCellMetadata, Execute
 
 from coursetools import cgroups
 from coursetools.grading.answers import AddGraderCells, TakeGraderCells, checks_from
 from coursetools.grading.execute import GuardedExecute
 from coursetools.grading.inert import MakeInert
+from coursetools.grading.metadata import CheckMetadata
 
 #: What the grader runs where nbgrader's autograde pipeline has `Execute`.
 EXECUTE_STEPS = [AddGraderCells, GuardedExecute, TakeGraderCells, MakeInert]
 
 
 def autograde_preprocessors():
-    """nbgrader's default autograde steps with EXECUTE_STEPS in place of Execute."""
+    """nbgrader's default autograde steps with EXECUTE_STEPS in place of Execute, and CheckMetadata."""
     steps = []
     for step in Autograde.autograde_preprocessors.default():
-        steps += EXECUTE_STEPS if step is Execute else [step]
+        steps += EXECUTE_STEPS if step is Execute else [CheckMetadata] if step is CheckCellMetadata else [step]
     return steps
+
+
+def sanitize_preprocessors():
+    """nbgrader's default sanitizing steps with CheckMetadata (coursetools.grading.metadata) in place of its own."""
+    return [CheckMetadata if step is CheckCellMetadata else step for step in Autograde.sanitize_preprocessors.default()]
 
 
 class Findings(dict):
@@ -73,6 +82,7 @@ def autograde(bundle, task, options, course, seed):
     config.CourseDirectory.assignment_id = assignment
     config.CourseDirectory.student_id = student
     config.GraderAutograde.autograde_preprocessors = autograde_preprocessors()
+    config.GraderAutograde.sanitize_preprocessors = sanitize_preprocessors()
     # nbconvert validates the whole notebook after every step (2.4 ms each, about 15 a submission);
     # once after the last step of each pass still refuses an invalid notebook, naming the last step.
     config.NotebookExporter.optimistic_validation = True
