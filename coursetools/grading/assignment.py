@@ -18,6 +18,7 @@ import nbformat
 from sqlalchemy import create_engine, text
 
 from coursetools.grading import answers
+from coursetools.grading.bytecode import compile_sources
 from coursetools.errors import GradingError
 
 #: The SQLite file name of a worker's private gradebook.
@@ -64,6 +65,7 @@ def bundle(root, name, gradebook, course_id):
     data["key"] = hashlib.sha256(pickle.dumps(
         {k: v for k, v in data.items() if k != "files"}) + json.dumps(sorted(
             (p, hashlib.sha256(c).hexdigest()) for p, c in files.items())).encode()).hexdigest()
+    data["bytecode"] = compile_sources(files)  # made from files, so not in the key
     return data
 
 

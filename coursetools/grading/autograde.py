@@ -63,8 +63,8 @@ class GraderAutograde(Autograde):
         return resources
 
 
-def autograde(bundle, task, options, course, seed):
-    """Run the grader's Autograde on task's submission in the private course; return (log record, found).
+def autograde(bundle, task, options, course, database, seed):
+    """Run the grader's Autograde on task's submission in the private course and gradebook; return (log record, found).
 
     The log record is nbgrader's `capture_log` dict ("success", "log", "error"); found is
     GraderAutograde.found.  options: as `coursetools.grading.submission.grade_submission` takes them.
@@ -73,12 +73,10 @@ def autograde(bundle, task, options, course, seed):
     from nbgrader.utils import capture_log
     from traitlets.config.loader import PyFileConfigLoader
 
-    from coursetools.grading.assignment import PRIVATE_DB
-
     assignment, student = bundle["assignment"], task["student"]
     config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
     config.CourseDirectory.root = str(course)
-    config.CourseDirectory.db_url = f"sqlite:///{course / PRIVATE_DB}"
+    config.CourseDirectory.db_url = f"sqlite:///{database}"
     config.CourseDirectory.assignment_id = assignment
     config.CourseDirectory.student_id = student
     config.GraderAutograde.autograde_preprocessors = autograde_preprocessors()
@@ -92,7 +90,7 @@ def autograde(bundle, task, options, course, seed):
         if options.get(name):
             setattr(config.GuardedExecute, name, options[name])
     config.GuardedExecute.shutdown_kernel = "immediate"  # all cells have run: no need to wait for it
-    config.GuardedExecute.compiled = sorted(name for name in bundle["files"] if name.endswith(".py"))
+    config.GuardedExecute.bytecode = bundle.get("bytecode", {})
     cases = {}  # of each checks module
     for notebook, plan in bundle["checks"].items():
         if plan["module"] not in cases:

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import json
 import os
-import py_compile
 import signal
 import time
 
@@ -22,10 +21,11 @@ from jupyter_core.utils import ensure_async
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Integer, List, Unicode
+from traitlets import Bool, Dict, Integer
 
 from coursetools import sandbox
 from coursetools.grading import answers
+from coursetools.grading.bytecode import write_bytecode
 from coursetools.grading.kernel import SealsKernelFolder, oom_kills
 from coursetools.outcome import Problem
 
@@ -43,8 +43,8 @@ class GuardedExecute(SealsKernelFolder, Execute):
         config=True)
 
     sandboxed = Bool(False, help="start kernels in the sandbox (SandboxedKernelManager)").tag(config=True)
-    compiled = List(Unicode(), help="the instructor's modules (paths relative to the notebook's folder) whose "
-                                    "bytecode is written before the kernel starts").tag(config=True)
+    bytecode = Dict(help="bytecode of the instructor's modules, {path relative to the notebook's folder: bytes} "
+                         "(coursetools.grading.bytecode), written before the kernel starts").tag(config=True)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -65,8 +65,8 @@ class GuardedExecute(SealsKernelFolder, Execute):
         self._timings = found.setdefault("timings", {"kernel": 0.0, "cells": 0.0})
         self._stamps = found.setdefault("stamps", {})
         folder = resources.get("metadata", {}).get("path")  # the kernel's working folder
-        if folder:
-            compile_modules(folder, self.compiled)
+        if folder:  # the kernel sees its folder read-only: it could cache no bytecode of its own
+            write_bytecode(folder, self.bytecode)
         started = time.monotonic()
         try:
             return super().preprocess(nb, resources, km)
@@ -198,22 +198,6 @@ class GuardedExecute(SealsKernelFolder, Execute):
             await ensure_async(self.km.interrupt_kernel())
         finally:
             self._interrupting = False
-
-
-def compile_modules(folder, names):
-    """Write the bytecode of each of names (paths under folder) beside it, in its __pycache__.
-
-    The kernel sees its working folder read-only, so it can cache no bytecode itself, and every
-    import of a helper module compiled it again: the checks, imported afresh by each test cell, were
-    compiled a dozen times per notebook.  Only the instructor's modules are compiled (nbgrader has
-    put the source's copies there, over any of the learner's), never a learner's file; a name that
-    is a link or no file is left alone.
-    """
-    for name in names:
-        path = os.path.join(folder, name)
-        if os.path.isfile(path) and not os.path.islink(path):
-            with contextlib.suppress(py_compile.PyCompileError, OSError, ValueError):  # a syntax error is a PyCompileError
-                py_compile.compile(path, doraise=True)
 
 
 def _strip(msg):

@@ -20,6 +20,8 @@ from coursetools.grading import answers
 from coursetools.grading.diagnoses import diagnose
 from coursetools.outcome import Graded, NotebookGrades, Outcome
 from coursetools.grading.assignment import PRIVATE_DB, ensure_path, notebook_names, private_gradebook
+from coursetools.grading.bytecode import write_bytecode
+from coursetools.grading.engines import private_gradebook_path, shared_engine
 from coursetools.grading.files import read_folder, remove_tree, write_folder
 
 #: Largest autograded folder a result carries back (the notebooks nbgrader wrote, and the submission's own
@@ -45,12 +47,14 @@ def grade_submission(bundle, task, options, work=None):
     graded = Graded(Outcome(bundle["assignment"], task["student"], task["fingerprint"], seed=_seed(task),
                             problems=list(task.get("problems", ())), stamps=stamps))
     course = Path(tempfile.mkdtemp(prefix="c", dir=work))
+    # In work, the private gradebook is at the same path for each submission, so its engine is kept (engines)
+    database = private_gradebook_path(work) if work else course / PRIVATE_DB
     saved_path = list(sys.path)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), shared_engine(f"sqlite:///{database}"):
             # nbgrader's API triggers SQLAlchemy's autoflush note on each new student; the grades are right
             warnings.filterwarnings("ignore", message="Object of type .* not in session")
-            _grade(bundle, task, options, course, graded)
+            _grade(bundle, task, options, course, database, graded)
     except Exception as failed:  # a bug of ours, not the student's: this submission alone scores 0, and says why
         logging.getLogger(__name__).exception("grading %s/%s failed", bundle["assignment"], task["student"])
         graded = Graded(Outcome(bundle["assignment"], task["student"], task["fingerprint"], seed=_seed(task),
@@ -60,6 +64,8 @@ def grade_submission(bundle, task, options, work=None):
     finally:
         sys.path[:] = saved_path  # nbgrader_config.py puts its folder on sys.path each time it is loaded
         remove_tree(course)
+        with contextlib.suppress(FileNotFoundError):
+            database.unlink()
     graded.outcome.seconds = time.monotonic() - started
     return graded
 
@@ -69,7 +75,7 @@ def _seed(task):
     return int(task["fingerprint"][:8], 16)
 
 
-def _grade(bundle, task, options, course, graded):
+def _grade(bundle, task, options, course, database, graded):
     from nbgrader.api import Gradebook, MissingEntry
 
     from coursetools.grading.autograde import autograde
@@ -80,7 +86,8 @@ def _grade(bundle, task, options, course, graded):
     assignment, student = bundle["assignment"], task["student"]
     (course / "nbgrader_config.py").write_text(bundle["config"])
     write_folder(bundle["files"], course / "source" / assignment)
-    private_gradebook(bundle["gradebook"], course / PRIVATE_DB, bundle["course_id"], options.get("cache"))
+    write_bytecode(course / "source" / assignment, bundle.get("bytecode", {}))
+    private_gradebook(bundle["gradebook"], database, bundle["course_id"], options.get("cache"))
     submitted = course / "submitted" / student / assignment
     submitted.mkdir(parents=True)
     write_folder(task["files"], submitted)
@@ -101,7 +108,7 @@ def _grade(bundle, task, options, course, graded):
             present.append(name)
     found = {}
     if present:
-        run, found = autograde(bundle, task, options, course, _seed(task))
+        run, found = autograde(bundle, task, options, course, database, _seed(task))
         for part in found.values():
             outcome.problems += part.get("problems", [])
             for name, seconds in part.get("timings", {}).items():
@@ -110,7 +117,7 @@ def _grade(bundle, task, options, course, graded):
         if not run["success"]:
             outcome.add("broken-notebook", _first_error(run.get("log"), run.get("error")))
     output = course / "autograded" / student / assignment
-    with Gradebook(f"sqlite:///{course / PRIVATE_DB}") as gradebook:
+    with Gradebook(f"sqlite:///{database}") as gradebook:
         try:
             submission = gradebook.find_submission(assignment, student)
         except MissingEntry:
