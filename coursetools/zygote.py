@@ -47,8 +47,11 @@ NAMESPACES = (("ipc", 0x08000000), ("uts", 0x04000000), ("net", 0x40000000), ("c
               ("pid", 0x20000000), ("mnt", 0x00020000))
 #: bwrap always makes these anew: a target that shares one with the keeper is not a sandbox.
 MUST_DIFFER = ("mnt", "pid", "net", "ipc")
-#: What the warm process imports before any request: most of a kernel's start.
-PRELOAD = ("numpy", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell")
+#: What the warm process imports before any request: what every kernel imports as it starts and runs its
+#: first cell (ipykernel's debugger, which imports debugpy, is a quarter of a forked kernel's CPU).
+PRELOAD = ("numpy", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger",
+           "IPython.core.debugger", "IPython.core.completerlib", "IPython.core.oinspect",
+           "IPython.extensions.storemagic", "sqlite3", "tornado.queues")
 #: Seconds the launcher waits for the keeper's answer (it takes milliseconds) before starting cold.
 ANSWER_WAIT = 10
 #: The folder `python -m` put first on sys.path for the warm process: a kernel drops it.
@@ -88,13 +91,13 @@ def enter(target, pidfd, limits):
     return files["cgroup"]
 
 
-def become_kernel(request, connection, groups, cgroup_namespace, started):
+def become_kernel(request, connection, groups, cgroup_namespace, started, imported):
     """In the kernel, forked in the sandbox: shed all the warm process held, then run ipykernel.  Never returns.
 
     groups: open files of the sandbox's cgroups' `cgroup.procs`, opened by the keeper before it left the
     host's view; cgroup_namespace: a file of the sandbox's cgroup namespace; started: a pipe to the
     keeper, written once all is done and just before ipykernel starts (until then, the launcher may
-    still start the kernel cold).
+    still start the kernel cold); imported: what PRELOAD's imports put in the environment (`preload`).
     """
     try:
         uid, cwd, env, command = request["uid"], request["cwd"], request["env"], request["command"]
@@ -125,6 +128,8 @@ def become_kernel(request, connection, groups, cgroup_namespace, started):
         os.chdir(cwd)
         os.environ.clear()
         os.environ.update(env, PWD=cwd)  # the cold start's shell exports PWD
+        # A cold kernel's imports set these as it starts, where its environment lacks them (debugpy's own)
+        os.environ.update({name: value for name, value in imported.items() if name not in env})
         for name in [name for name in sys.modules if name == "coursetools" or name.startswith("coursetools.")]:
             del sys.modules[name]
         # As ipykernel_launcher leaves it: no folder of ours first (IPython puts the working folder back),
@@ -150,7 +155,7 @@ def become_kernel(request, connection, groups, cgroup_namespace, started):
     os._exit(0)
 
 
-def keep(request, pidfd, connection):
+def keep(request, pidfd, connection, imported):
     """In the keeper: enter the sandbox, fork the kernel, tell the launcher its PID, then how it ended."""
     groups = [open(os.path.join(folder, "cgroup.procs"), "w") for folder in request["groups"]]
     cgroup_namespace = enter(request["target"], pidfd, request["limits"])
@@ -164,7 +169,7 @@ def keep(request, pidfd, connection):
     pid = os.fork()
     if pid == 0:
         os.close(read_end)
-        become_kernel(request, connection, groups, cgroup_namespace, write_end)
+        become_kernel(request, connection, groups, cgroup_namespace, write_end, imported)
     os.close(write_end)
     os.close(cgroup_namespace)
     for group in groups:
@@ -180,10 +185,17 @@ def keep(request, pidfd, connection):
     connection.sendall(json.dumps({"status": code}).encode() + b"\n")
 
 
-def serve(listener, parent):
-    """The warm process: import PRELOAD, then fork a keeper per request on listener; end when parent does."""
+def preload():
+    """Import PRELOAD; return what the imports added to or changed in the environment, {name: value}."""
+    before = dict(os.environ)
     for name in PRELOAD:
         importlib.import_module(name)
+    return {name: value for name, value in os.environ.items() if before.get(name) != value}
+
+
+def serve(listener, parent):
+    """The warm process: import PRELOAD, then fork a keeper per request on listener; end when parent does."""
+    imported = preload()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # keepers are reaped by the system
     watch = os.pidfd_open(parent)
     print("ready", flush=True)
@@ -200,10 +212,10 @@ def serve(listener, parent):
             if int.from_bytes(peer[4:8], sys.byteorder) != os.geteuid():
                 continue
             if os.fork() == 0:
-                _keeper(listener, watch, connection)
+                _keeper(listener, watch, connection, imported)
 
 
-def _keeper(listener, watch, connection):
+def _keeper(listener, watch, connection, imported):
     listener.close()
     os.close(watch)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -218,7 +230,7 @@ def _keeper(listener, watch, connection):
         if len(fds) != 1:
             raise ZygoteError("a request comes with the pidfd of the sandbox's first process")
         connection.settimeout(None)
-        keep(json.loads(data), fds[0], connection)
+        keep(json.loads(data), fds[0], connection, imported)
     except BaseException as problem:  # noqa: BLE001
         try:
             connection.sendall(json.dumps({"error": f"{type(problem).__name__}: {problem}"}).encode() + b"\n")
