@@ -188,8 +188,16 @@ def keep(request, pidfd, connection, imported):
 def preload():
     """Import PRELOAD; return what the imports added to or changed in the environment, {name: value}."""
     before = dict(os.environ)
-    for name in PRELOAD:
-        importlib.import_module(name)
+    saved, quiet = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(quiet, 2)  # debugpy warns on stderr as it loads; a cold kernel's stderr is its own, not the worker's
+    try:
+        for name in PRELOAD:
+            importlib.import_module(name)
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(quiet)
     return {name: value for name, value in os.environ.items() if before.get(name) != value}
 
 

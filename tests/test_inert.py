@@ -373,3 +373,11 @@ def test_base64_of_every_kept_image_type():
             for mime in ("image/gif", "image/jpeg")}
     nb = inert(notebook(new_output("display_data", data=dict(data, **{"text/plain": "i"}))))
     assert nb.cells[0].outputs[0].data == dict(data, **{"text/plain": "i"})
+
+
+@pytest.mark.parametrize("source", ["Plain *text* and $x^2$.", "[a link](javascript:alert(1))",
+                                    "![remote](https://example.org/x.png)", "<b>raw</b>", "[ok](https://example.org)"])
+def test_a_kept_markdown_verdict_is_the_rendered_one(source):
+    from coursetools.grading.inert import _markdown_is_inert, _rendered_is_inert
+
+    assert _markdown_is_inert(source, None) == _markdown_is_inert(source, {}) == _rendered_is_inert(source, None)
