@@ -186,29 +186,35 @@ def test_without_bubblewrap_stock_autograde_refuses_and_names_make_grade(course,
 def test_make_grade_sets_its_own_pipeline_over_the_course_config(course, monkeypatch):
     """The grader's Autograde loads nbgrader_config.py, then puts its four steps where Execute is: no SandboxedExecute."""
     from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import CheckCellMetadata
 
     from coursetools.grading import autograde
     from coursetools.grading.answers import AddGraderCells, TakeGraderCells
     from coursetools.grading.execute import GuardedExecute
     from coursetools.grading.inert import MakeInert
+    from coursetools.grading.metadata import CheckMetadata
     from coursetools.grading.stock import SandboxedExecute
 
     seen = {}
 
     def start(app):
-        seen["steps"] = list(app.autograde_preprocessors)
+        seen["steps"], seen["sanitize"] = list(app.autograde_preprocessors), list(app.sanitize_preprocessors)
 
     monkeypatch.setattr(Autograde, "start", start)
     saved = list(sys.path)
     try:
         autograde.autograde({"assignment": "backprop", "checks": {}, "files": {}}, {"student": "someone"},
-                            {"sandbox": ["--slot", "0"], "kernel_folder": str(course)}, course, seed=0)
+                            {"sandbox": ["--slot", "0"], "kernel_folder": str(course)}, course,
+                            course / "private.db", seed=0)
     finally:
         sys.path[:] = saved
     assert SandboxedExecute not in seen["steps"]
     stock = Autograde.autograde_preprocessors.default()
     at = [s.__name__ for s in stock].index("Execute")
-    assert seen["steps"] == [*stock[:at], AddGraderCells, GuardedExecute, TakeGraderCells, MakeInert, *stock[at + 1:]]
+    ours = [CheckMetadata if step is CheckCellMetadata else step for step in stock]  # its schema checked once
+    assert seen["steps"] == [*ours[:at], AddGraderCells, GuardedExecute, TakeGraderCells, MakeInert, *ours[at + 1:]]
+    assert seen["sanitize"] == [CheckMetadata if step is CheckCellMetadata else step
+                                for step in Autograde.sanitize_preprocessors.default()]
 
 
 def test_make_grade_still_grades_with_the_course_config(course):
