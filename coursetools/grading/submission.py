@@ -47,11 +47,13 @@ def grade_submission(bundle, task, options, work=None):
     graded = Graded(Outcome(bundle["assignment"], task["student"], task["fingerprint"], seed=_seed(task),
                             problems=list(task.get("problems", ())), stamps=stamps))
     course = Path(tempfile.mkdtemp(prefix="c", dir=work))
-    # In work, the private gradebook is at the same path for each submission, so its engine is kept (engines)
+    # In work, the private gradebook is at the same path for each submission, so its engine is kept (engines);
+    # without work its path is new each time, and an engine kept for it would never be used again.
     database = private_gradebook_path(work) if work else course / PRIVATE_DB
+    engine = shared_engine(f"sqlite:///{database}") if work else contextlib.nullcontext()
     saved_path = list(sys.path)
     try:
-        with warnings.catch_warnings(), shared_engine(f"sqlite:///{database}"):
+        with warnings.catch_warnings(), engine:
             # nbgrader's API triggers SQLAlchemy's autoflush note on each new student; the grades are right
             warnings.filterwarnings("ignore", message="Object of type .* not in session")
             _grade(bundle, task, options, course, database, graded)
