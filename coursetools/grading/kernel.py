@@ -24,6 +24,7 @@ from jupyter_client import AsyncKernelClient
 from jupyter_client.channels import major_protocol_version
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
+from nbclient.util import run_sync
 from traitlets import DottedObjectName, Instance, List, Unicode, default
 
 from coursetools import cgroups, sandbox
@@ -124,6 +125,10 @@ class SealsKernelFolder:
         if seal is not None:
             seal()
         return client
+
+    #: nbclient's blocking form, which nbconvert's `preprocess` calls, wraps nbclient's own coroutine, not
+    #: this one: without it here the folder was never sealed (tests/test_attacks.py, writes-the-kernel-folder).
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
 
 def oom_kills(launcher_pid):

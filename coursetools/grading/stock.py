@@ -38,6 +38,7 @@ import shutil
 import tempfile
 import threading
 
+from nbclient.util import run_sync
 from nbgrader.preprocessors import Execute
 from traitlets import Dict
 
@@ -179,6 +180,8 @@ class SandboxedExecute(SealsKernelFolder, Execute):
         if self._launcher is not None and not (self.resources.get("metadata", {}).get("path") or kwargs.get("cwd")):
             raise SandboxUnavailable("no working folder for the kernel: nbgrader names the notebook's folder")
         return await super().async_start_new_kernel(**kwargs)
+
+    start_new_kernel = run_sync(async_start_new_kernel)  # nbclient's blocking form wraps its own coroutine
 
 
 def autograde_preprocessors():
