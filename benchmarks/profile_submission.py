@@ -2,7 +2,9 @@
 
     python benchmarks/profile_submission.py [N]     (make profile-grade; N right solutions per assignment, default 5)
 
-A scratch course gets N full solutions of each assignment; each is graded by
+A scratch course gets N full solutions of each assignment (CASE=student: N copies of that sample
+case of coursetools/sample_class.py instead, such as a wrong answer, in each assignment that has
+it); each is graded by
 `grade_submission`, the very function a Dask worker runs, here in this process and
 sandboxed as a worker would.  For each assignment it prints the CPU seconds per submission
 of this process (nbgrader's pipeline, the grader's steps) and of the rest (the launcher,
@@ -60,10 +62,19 @@ def main():
         course.mkdir()
         copy_course(course)
         release(course)
+        chosen = {}  # assignment: the sample case graded
         for name, cases in CLASS.items():
-            right = next(case for case in cases if case.right and not case.edits)
+            wanted = os.environ.get("CASE")
+            case = next((c for c in cases if c.student == wanted) if wanted else
+                        (c for c in cases if c.right and not c.edits), None)
+            if case is None:
+                continue
+            chosen[name] = case
             for index in range(count + 1):
-                write_submission(course, Case(f"{right.student}-{index:03d}", name))
+                write_submission(course, Case(f"{case.student}-{index:03d}", name, case.edits, case.broken,
+                                              case.points, case.untouched))
+        if not chosen:
+            raise SystemExit(f"no sample case named {os.environ.get('CASE')!r}")
         ensure_path()
         course_id, db_url = settings(course, None)
         gradebook = open_gradebook(db_url, course_id)
@@ -80,8 +91,8 @@ def main():
             launcher += ["--zygote", warm[1]]
         options = {"sandbox": launcher, "kernel_folder": str(work), "cache": str(work / "cache")}
         (work / "cache").mkdir()
-        found, _ = intake.find_submissions(course, list(CLASS), None)
-        for name in CLASS:
+        found, _ = intake.find_submissions(course, list(chosen), None)
+        for name, case in chosen.items():
             data = bundle(course, name, gradebook, course_id)
             mine = sorted((s for s in found if s.assignment == name), key=lambda s: s.student)
             tasks = []
@@ -99,9 +110,9 @@ def main():
                     graded = grade_submission(data, task, options, work)
                     profile.disable()
                     outcomes.append(graded.outcome)
-                    assert graded.outcome.score == graded.outcome.max_score, graded.outcome.texts()
+                    assert graded.outcome.score == graded.outcome.max_score or not case.right, graded.outcome.texts()
             own = cpu(resource.RUSAGE_SELF) - own
-            print(f"{name}: {count} right solutions, {'warm' if warm else 'cold'} kernels; CPU-s per submission ({used['how']}): grader process "
+            print(f"{name}: {count} x {case.student}, {'warm' if warm else 'cold'} kernels; CPU-s per submission ({used['how']}): grader process "
                   f"{own / count:.2f}, launcher + sandbox + kernel {(used['cpu'] - own) / count:.2f}, "
                   f"together {used['cpu'] / count:.2f}")
             print("  stages, median / 95th percentile (s): " + ", ".join(
