@@ -30,6 +30,12 @@ async def _first_cell(code):
         await manager.shutdown_kernel(now=True)
 
 
+def test_the_graders_kernel_manager_makes_prompt_clients(tmp_path):
+    from coursetools.grading.kernel import PromptKernelClient, SandboxedKernelManager
+
+    assert type(SandboxedKernelManager(work=str(tmp_path)).client()) is PromptKernelClient
+
+
 def test_the_first_cell_after_ready_loses_no_output():
     kind, text = asyncio.run(_first_cell("print('first'); import sys; print('second', file=sys.stderr)"))
     assert kind == "PromptKernelClient"

@@ -58,18 +58,24 @@ class PromptKernelClient(AsyncKernelClient):
     the cell it runs, so that wait only idles: 0.2 s a kernel, a sixth of a submission's time on a
     worker.  Here the client is ready once the kernel's `idle` status for a kernel_info request
     arrives on IOPub: IOPub is then connected (a message published after the subscription came
-    through), which is what the wait made sure of.  A request whose status does not come within a
-    second is sent again, as jupyter_client sends its kernel_info again.
+    through), which is what the wait made sure of.  Where no reply comes within a second, or the
+    status not within IOPUB_WAIT of the reply (it was published before the subscription came
+    through, and is lost), kernel_info is sent again, as jupyter_client sends it again; the
+    status of any of the requests will do.
     """
+
+    #: Seconds to wait on IOPub for the status that follows a kernel_info reply before asking again.
+    IOPUB_WAIT = 0.05
 
     async def wait_for_ready(self, timeout=None):
         deadline = None if timeout is None else time.monotonic() + timeout
+        asked = set()
         while True:
-            request = self.kernel_info()
+            asked.add(self.kernel_info())
             replied = await self._message(self.shell_channel, lambda m: m["msg_type"] == "kernel_info_reply")
             if replied is not None and await self._message(self.iopub_channel, lambda m: (
-                    m["parent_header"].get("msg_id") == request and m["msg_type"] == "status"
-                    and m["content"].get("execution_state") == "idle")) is not None:
+                    m["parent_header"].get("msg_id") in asked and m["msg_type"] == "status"
+                    and m["content"].get("execution_state") == "idle"), self.IOPUB_WAIT) is not None:
                 major = int(replied["content"]["protocol_version"].split(".")[0])
                 if major != major_protocol_version:  # as jupyter_client adapts to an older kernel
                     self.session.adapt_version = major
@@ -103,6 +109,12 @@ class SandboxedKernelManager(AsyncKernelManager):
     @default("kernel_spec_manager")
     def _sandbox_specs(self):
         return SandboxKernelSpecManager(parent=self)
+
+    @default("client_factory")
+    def _prompt_client(self):
+        # AsyncKernelManager declares client_factory again, with its own class as the fixed default: the
+        # default that reads client_class no longer applies to it, so client_class alone was never used.
+        return PromptKernelClient
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
