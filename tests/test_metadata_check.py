@@ -70,8 +70,14 @@ def test_metadata_that_is_no_mapping_fails_as_in_nbgrader(meta):
     assert answer(CheckMetadata(), nb) == answer(CheckCellMetadata(), nb) != None  # noqa: E711
 
 
-def test_the_schema_is_checked_once_and_the_validator_kept():
+def test_the_schema_is_checked_once_and_the_validator_kept(monkeypatch):
     assert schema_validator(3) is schema_validator(3)
     with pytest.raises(ValueError):
         schema_validator(99)
-    FastMetadataValidator().validate_nb(notebook([("code", GOOD)]))
+    kind, checks = type(schema_validator(3)), []
+    original = kind.check_schema
+    monkeypatch.setattr(kind, "check_schema", classmethod(lambda cls, schema, *rest, **named: (
+        checks.append(1), original(schema, *rest, **named))[1]))
+    nb = notebook([("code", {**GOOD, "grade_id": f"t{number}"}) for number in range(20)])
+    assert answer(CheckMetadata(), nb) is None and checks == []  # the validator made before is used
+    assert answer(CheckCellMetadata(), nb) is None and len(checks) >= 20  # nbgrader's step: once a cell

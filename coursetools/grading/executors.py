@@ -21,6 +21,7 @@ import collections
 import contextlib
 import heapq
 import itertools
+import logging
 import os
 import tempfile
 import time
@@ -56,8 +57,9 @@ class DaskExecutor:
     def __init__(self, scheduler=None, jobs=None, security=None, sandboxed=True, limits=None, warm=True):
         import dask
 
-        dask.config.set({"distributed.worker.daemon": False, "distributed.logging.distributed": "error",
-                         **QUIET})
+        dask.config.set({"distributed.worker.daemon": False, **QUIET})
+        # distributed reads its logging config once, as it is imported: a config key set now does nothing.
+        logging.getLogger("distributed").setLevel(logging.ERROR)
         self.cluster, self.folder, self.scheduler = None, None, scheduler
         #: After map: the submissions it could not grade (NotGraded), and how many tasks it handed out again.
         self.not_graded, self.retried = [], 0
