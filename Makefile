@@ -92,7 +92,7 @@ bench-report: $(BIN)/.installed  ## make report on a synthetic class of 100,000 
 bench-grade: $(BIN)/.installed bubblewrap  ## stock nbgrader autograde vs make grade on a synthetic class (SUBMISSIONS=n per assignment, CLASS=right, JOBS=n workers)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/grade.py
 
-profile-grade: $(BIN)/.installed bubblewrap  ## where one submission's CPU goes: the grader's process (cProfile, TOP=n) and its kernels (WARM=0: cold kernels)
+profile-grade: $(BIN)/.installed bubblewrap  ## where one submission's CPU goes: the grader's process (cProfile, TOP=n) and its kernels (WARM=0: cold kernels, CASE=<sample case>: copies of it, not right answers)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/profile_submission.py
 
 bench-memory: $(BIN)/.installed  ## a worker's peak memory on a notebook of 1,000,000 metadata objects, against nbformat reading it
