@@ -5,7 +5,7 @@ Each gradebook has a journal of its own, `.coursetools/journals/<key>.jsonl` in 
 are student ids.  A line is appended (and synced) once the submission's grades are committed to
 that gradebook, so a run into another gradebook grades what that one lacks.  A run skips the
 submissions whose last line has the same fingerprint (the same files and the same source); a torn
-last line, from a run killed while writing it, is ignored.
+last line, from a run killed while writing it, is ignored, and the next append starts a line of its own.
 """
 import hashlib
 import os
@@ -57,7 +57,10 @@ def append(root, db_url, outcomes):
         return
     path = path_of(root, db_url)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as journal:
-        journal.write("".join(outcome.to_json() + "\n" for outcome in outcomes))
+    with open(path, "a+b") as journal:  # appends go to the end, wherever it last read
+        end = journal.seek(0, os.SEEK_END)
+        torn = end > 0 and journal.seek(end - 1) >= 0 and journal.read(1) != b"\n"
+        text = "".join(outcome.to_json() + "\n" for outcome in outcomes).encode()
+        journal.write(b"\n" + text if torn else text)  # a torn line ends before the first new outcome
         journal.flush()
         os.fsync(journal.fileno())

@@ -61,6 +61,10 @@ def test_the_journal_is_per_gradebook_and_outside_the_students_folders(tmp_path)
     with open(journal.path_of(tmp_path, sqlite), "a") as torn:
         torn.write('{"version": 2, "assignment": "backprop", "stud')
     assert len(journal.read(tmp_path, sqlite)) == 1
+    # The next run's first outcome after a torn line (its run was killed as it wrote) is read all the same.
+    later = Outcome("backprop", "bob", "f" * 64)
+    journal.append(tmp_path, sqlite, [later])
+    assert journal.read(tmp_path, sqlite) == {("backprop", "ada"): sample(), ("backprop", "bob"): later}
 
 
 def judge(function, case, answer):
