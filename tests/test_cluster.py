@@ -414,3 +414,29 @@ def test_no_process_of_the_clusters_is_left(dask_cluster):
     cluster.stop()
     assert wait_gone(pids, 10) == []
 
+
+
+def test_a_later_run_on_the_same_scheduler_keeps_its_own_settings(dask_cluster):
+    """The scheduler keeps the first worker plugin of a name: a run's settings must not be a former run's.
+
+    An unsandboxed run (work one trusts), then a sandboxed one, on one scheduler that outlives both:
+    the second must grade sandboxed, and a third like the first reuses the first's plugin.
+    """
+    from coursetools import sandbox
+    from coursetools.grading.executors import DaskExecutor
+
+    cluster = dask_cluster(n_workers=1)
+    seen = []
+    for sandboxed, memory in ((False, 111 * sandbox.MiB), (True, sandbox.LIMITS["memory"]), (False, 111 * sandbox.MiB)):
+        executor = DaskExecutor(scheduler=cluster.address, sandboxed=sandboxed, warm=False,
+                                limits={**sandbox.LIMITS, "memory": memory})
+        try:
+            seen.append((executor.plugin.name, executor.probe()))
+            held = executor.client.run(lambda dask_worker: sorted(  # every run's plugin stays on the worker
+                name for name in dask_worker.plugins if name.startswith("coursetools-grader")))
+        finally:
+            executor.close()
+    (unsandboxed, first), (sandboxed, second), (again, third) = seen
+    assert (first, second, third) == ([False], [True], [False])
+    assert unsandboxed == again != sandboxed
+    assert list(held.values()) == [sorted({unsandboxed, sandboxed})]

@@ -98,7 +98,8 @@ class DaskExecutor:
         workers = list(self.client.scheduler_info()["workers"])
         if not workers:
             raise GradingError("the Dask cluster has no workers")
-        probes = [self.client.submit(probe_worker, workers=[address], allow_other_workers=False, pure=False)
+        probes = [self.client.submit(probe_worker, self.plugin.name, workers=[address], allow_other_workers=False,
+                                     pure=False)
                   for address in workers]
         try:
             return self.client.gather(probes)
@@ -143,7 +144,8 @@ class DaskExecutor:
 
         def hand_out(assignment, task, attempt, order):  # first come, first run, tried again or not
             try:
-                future = self.client.submit(run_task, share(assignment), task, options, self.topic, pure=False,
+                future = self.client.submit(run_task, share(assignment), task, options, self.topic, self.plugin.name,
+                                            pure=False,
                                             key=f"grade-{assignment}-{next(numbers)}-{task['fingerprint'][:16]}",
                                             priority=-order)
             except Exception as problem:

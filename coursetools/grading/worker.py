@@ -5,6 +5,8 @@ slot, the home template its kernels start from, its scratch folders.  `run_task`
 `coursetools.grading.executors` (the client's side) submits it.
 """
 import contextlib
+import hashlib
+import json
 import os
 import tempfile
 import threading
@@ -31,16 +33,23 @@ KILL_WORKER_ON, FAIL_TASK_ON, KILL_AFTER = "COURSETOOLS_TEST_KILL_WORKER_ON", "C
 
 
 class GraderPlugin(WorkerPlugin):
-    """What one worker keeps between tasks; made ready (the sandbox checked) by its first task."""
+    """What one worker keeps between tasks; made ready (the sandbox checked) by its first task.
 
-    name = PLUGIN
+    Its name holds a digest of its settings.  A scheduler keeps the first plugin of a name (it is
+    idempotent: a run registering it again, as after a scheduler's restart, changes nothing), so on
+    a scheduler that outlives runs, a run with other settings (unsandboxed, other limits) has a
+    plugin, and a folder, of its own, and its tasks name it (`run_task`'s plugin).
+    """
+
     idempotent = True
 
     def __init__(self, sandboxed, limits, warm=True):
         self.sandboxed, self.limits, self.warm = sandboxed, dict(limits), warm
+        settings = json.dumps([bool(sandboxed), sorted(self.limits.items()), bool(warm)])
+        self.name = f"{PLUGIN}-{hashlib.sha256(settings.encode()).hexdigest()[:16]}"
 
     def setup(self, worker):  # on the worker, before its first task
-        self.work = Path(worker.local_directory) / "coursetools"
+        self.work = Path(worker.local_directory) / self.name
         for name in ("profile", "profile-cycle"):  # a cluster started elsewhere samples unless told not to
             if name in worker.periodic_callbacks:
                 worker.periodic_callbacks[name].stop()
@@ -91,18 +100,18 @@ class GraderPlugin(WorkerPlugin):
             self.launcher += ["--zygote", self._warm_socket]
 
 
-def run_task(bundle, task, options, started=None):
+def run_task(bundle, task, options, started, plugin):
     """The Dask task: grade one submission on this worker; the result as data.
 
-    started: the client's topic of starts (DaskExecutor); each start is told to the scheduler, and
+    started: the client's topic of starts (DaskExecutor), or None; each start is told to the scheduler, and
     acknowledged, before anything runs, so that the client knows which tasks were running when a
-    worker died (not only queued behind one that was).
+    worker died (not only queued behind one that was).  plugin: the name of the run's GraderPlugin.
     """
     worker = get_worker()
     if started:
         sync(worker.loop, worker.scheduler.log_event, topic=started, msg=worker.get_current_task())
     _fault_hooks(task)
-    plugin = worker.plugins[PLUGIN]
+    plugin = worker.plugins[plugin]
     launcher = plugin.prepare()
     shared = _kernel_folder()
     try:
@@ -126,9 +135,9 @@ def identity(value):
     return value
 
 
-def probe_worker():
-    """Run on each worker before grading: the sandbox's arguments, or a GradingError saying why there is none."""
-    return get_worker().plugins[PLUGIN].prepare() is not None
+def probe_worker(plugin):
+    """Run on each worker before grading: whether it grades sandboxed; a GradingError saying why it cannot."""
+    return get_worker().plugins[plugin].prepare() is not None
 
 
 def _kernel_folder():
