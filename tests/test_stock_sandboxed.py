@@ -68,9 +68,14 @@ def hostile(course):
     return {case.student: case for case in cases}
 
 
+#: A right answer that displays script: it keeps full marks, and what nbgrader writes shows no HTML.
+DISPLAYS_SCRIPT = in_front_of_J_b1("displays-script", "from IPython.display import HTML, display\n"
+                                                      "display(HTML('<img src=x onerror=\"alert(1)\">'))")
+
+
 def make_class(course):
     release(course)
-    cases = {FULL.student: FULL, PROBE.student: PROBE, **hostile(course)}
+    cases = {FULL.student: FULL, PROBE.student: PROBE, DISPLAYS_SCRIPT.student: DISPLAYS_SCRIPT, **hostile(course)}
     for case in cases.values():
         write_submission(course, case)
     return cases
@@ -90,6 +95,10 @@ def assert_graded_in_the_sandbox(course, cases):
     assert list(full) == list(FUNCTIONS)
     assert all(score == maximum > 0 for score, maximum in full.values()), full
     assert scores[PROBE.student] == full  # its asserts hold only in the sandbox: not root, no network, own PIDs
+    assert scores[DISPLAYS_SCRIPT.student] == full
+    shown = (course / "autograded" / DISPLAYS_SCRIPT.student / "backprop" / "1-Backpropagation.ipynb").read_text()
+    displayed = [o for o in json.loads(j_b1_outputs(course, DISPLAYS_SCRIPT.student)[0]) if "data" in o]
+    assert "text/html" not in shown and [list(o["data"]) for o in displayed] == [["text/plain"]]
     for student in hostile(course):
         got = scores[student]
         assert got["J_b1"] == (0.0, full["J_b1"][1]), (student, got)

@@ -6,7 +6,8 @@ nbconvert's HTML exporter copies verbatim into the formgrader's "Manual Grading"
 `nbgrader generate_feedback`'s pages (both render `autograded/`), where it runs as script in the
 instructor's Jupyter origin.  Markdown cells are the student's too, and nbconvert passes their
 raw HTML and `javascript:` links through.  The grader therefore applies `inert_notebook` to each
-autograded notebook before it is written under `autograded/`; stock nbgrader does not.
+autograded notebook before it is written under `autograded/`, and so does stock `nbgrader autograde`
+with this course's nbgrader_config.py (`coursetools.grading.stock.autograde_preprocessors`).
 """
 import base64
 import functools

@@ -185,7 +185,16 @@ class SandboxedExecute(SealsKernelFolder, Execute):
 
 
 def autograde_preprocessors():
-    """nbgrader's default autograde steps with SandboxedExecute for Execute (what nbgrader_config.py sets)."""
+    """nbgrader's default autograde steps with SandboxedExecute, then MakeInert, for Execute (nbgrader_config.py's).
+
+    MakeInert (coursetools.grading.inert) leaves the autograded notebook's outputs without HTML or script
+    for the formgrader's pages and the feedback to run, as in `make grade`; it changes no grade.
+    """
     from nbgrader.converters import Autograde
 
-    return [SandboxedExecute if step is Execute else step for step in Autograde.autograde_preprocessors.default()]
+    from coursetools.grading.inert import MakeInert
+
+    steps = []
+    for step in Autograde.autograde_preprocessors.default():
+        steps += [SandboxedExecute, MakeInert] if step is Execute else [step]
+    return steps
