@@ -59,7 +59,9 @@ def append(root, db_url, outcomes):
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+b") as journal:  # appends go to the end, wherever it last read
         end = journal.seek(0, os.SEEK_END)
-        torn = end > 0 and journal.seek(end - 1) >= 0 and journal.read(1) != b"\n"
+        if end:
+            journal.seek(end - 1)
+        torn = end > 0 and journal.read(1) != b"\n"
         text = "".join(outcome.to_json() + "\n" for outcome in outcomes).encode()
         journal.write(b"\n" + text if torn else text)  # a torn line ends before the first new outcome
         journal.flush()

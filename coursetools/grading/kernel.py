@@ -7,7 +7,7 @@ Two public extension points of jupyter_client do the work:
   interrupt request on the control channel can);
 * `SandboxedKernelManager` puts the connection file and the `ipc` sockets in a private folder
   per kernel, which the launcher binds into the sandbox.  Its options are traitlets, set through
-  the config that nbclient hands every kernel manager it makes.  Its client (`client_class`) is
+  the config that nbclient hands every kernel manager it makes.  Its client (`client_factory`) is
   `PromptKernelClient`, ready without jupyter_client's 0.2 s of waiting for IOPub to fall silent, and
   its `shutdown_kernel` waits for a killed launcher in short steps, not jupyter_client's 0.1 s sleeps.
 """
