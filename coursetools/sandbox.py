@@ -156,8 +156,7 @@ def supervise(argv, limits, parent, groups, quiet=False, warm=None):
         groups.remove()
         sys.exit(1)
 
-    signal.signal(signal.SIGTERM, kill_all)
-    signal.signal(signal.SIGHUP, kill_all)
+    previous = {number: signal.signal(number, kill_all) for number in (signal.SIGTERM, signal.SIGHUP)}
     done = os.pidfd_open(child.pid)
     kernel = None
     if warm:
@@ -172,6 +171,8 @@ def supervise(argv, limits, parent, groups, quiet=False, warm=None):
             kernel = warm(inner, child.pid)
         except ZygoteError:
             end_sandbox()
+            for number, handler in previous.items():  # as they were: the cold kernel's bwrap inherits them
+                signal.signal(number, handler)
             return False
         done = kernel
     ready, _, _ = select.select([parent, done], [], [])
