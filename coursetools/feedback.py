@@ -83,6 +83,18 @@ def plain(text):
     return _ANSI.sub("", str(text))
 
 
+#: Escape sequences (CSI, OSC, two-character) and characters a page shows as nothing: control characters but
+#: line breaks and tabs, and Unicode's format characters (zero-width spaces and joiners, direction marks).
+_UNSEEN = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]|"
+                     r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff"
+                     r"\ufff9-\ufffb]")
+
+
+def as_seen(text):
+    """text as a page shows it: without escape sequences and the characters that show as nothing."""
+    return _UNSEEN.sub("", str(text))
+
+
 def without_grader_folders(line):
     """A traceback line with the grader's folders left out of its file names (see _GRADER_FOLDERS)."""
     return _GRADER_FOLDERS.sub("", str(line))
@@ -134,7 +146,8 @@ class TeachingFeedback(NbGraderPreprocessor):
         return super().preprocess(nb, resources)
 
     def _leaks(self, output):
-        return any(line in text for text in _texts(output) for line in self._hidden)
+        """Whether output shows a hidden line, also where colour codes or invisible characters split it."""
+        return any(line in as_seen(text) for text in _texts(output) for line in self._hidden)
 
     def preprocess_cell(self, cell, resources, index):
         if self._hidden and cell.cell_type == "code":

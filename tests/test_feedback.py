@@ -1,4 +1,5 @@
 """TeachingFeedback withholds the hidden tests' code wherever a notebook printed it (no kernel)."""
+import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from coursetools.feedback import WITHHELD_OUTPUT, TeachingFeedback
@@ -31,3 +32,10 @@ def test_hidden_lines_in_an_error_or_a_display_are_withheld_too():
 def test_with_hidden_tests_shown_nothing_is_withheld():
     nb, _ = TeachingFeedback(withhold_hidden_tests=False).preprocess(notebook(f"seen: {HIDDEN}\n"), {})
     assert nb.cells[1].outputs[0].text == f"seen: {HIDDEN}\n"
+
+
+@pytest.mark.parametrize("between", ["\x1b[0m", "\x1b[31;1m", "\u200b", "\u2060", "\x1b]0;t\x07", "\x00", "\u202d"])
+def test_a_hidden_line_split_by_what_a_page_does_not_show_is_withheld(between):
+    # A review printed a hidden line with a colour reset between its characters: ansi2html showed it whole.
+    nb, _ = TeachingFeedback(withhold_hidden_tests=True).preprocess(notebook(between.join(HIDDEN) + "\n"), {})
+    assert [o.text for o in nb.cells[1].outputs] == [WITHHELD_OUTPUT, "kept\n"]
