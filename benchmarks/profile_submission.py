@@ -16,6 +16,7 @@ as a worker's are, unless WARM=0.  The first submission of each assignment is gr
 measuring (imports, the private gradebook's cache), as a worker's first task would have been.
 """
 import cProfile
+import dataclasses
 import io
 import os
 import pstats
@@ -41,7 +42,7 @@ from coursetools.grading.assignment import bundle, ensure_path  # noqa: E402
 from coursetools.grading.kernel import claim_slot, probe_sandbox  # noqa: E402
 from coursetools.grading.submission import grade_submission  # noqa: E402
 from coursetools.outcome import percentiles  # noqa: E402
-from coursetools.sample_class import CLASS, Case, write_submission  # noqa: E402
+from coursetools.sample_class import CLASS, write_submission  # noqa: E402
 
 
 #: How many functions of the grader's process each ordering (cumulative, own time) lists; 0: no profile,
@@ -71,8 +72,7 @@ def main():
                 continue
             chosen[name] = case
             for index in range(count + 1):
-                write_submission(course, Case(f"{case.student}-{index:03d}", name, case.edits, case.broken,
-                                              case.points, case.untouched))
+                write_submission(course, dataclasses.replace(case, student=f"{case.student}-{index:03d}"))
         if not chosen:
             raise SystemExit(f"no sample case named {os.environ.get('CASE')!r}")
         ensure_path()

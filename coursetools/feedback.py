@@ -71,16 +71,10 @@ def _texts(output):
 MAX_HIDDEN_MESSAGE = 2000
 
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 #: The folders of a file name in a traceback that are the grader's, not the learner's: everything up to the
 #: submission's own folder (.../autograded/<student>/<assignment>/), or to an installation's site-packages/.
 _FOLDER = r"[^\s/:'\"\x1b]+"
 _GRADER_FOLDERS = re.compile(rf"(?:/{_FOLDER})*/(?:autograded/{_FOLDER}/{_FOLDER}/|(?=site-packages/))")
-
-
-def plain(text):
-    """text without its ANSI colour codes."""
-    return _ANSI.sub("", str(text))
 
 
 #: Escape sequences (CSI, OSC, two-character) and characters a page shows as nothing: control characters but
@@ -90,8 +84,8 @@ _UNSEEN = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)
                      r"\ufff9-\ufffb]")
 
 
-def as_seen(text):
-    """text as a page shows it: without escape sequences and the characters that show as nothing."""
+def plain(text):
+    """text as a page shows it: without colour codes and other escape sequences, and characters shown as nothing."""
     return _UNSEEN.sub("", str(text))
 
 
@@ -147,7 +141,7 @@ class TeachingFeedback(NbGraderPreprocessor):
 
     def _leaks(self, output):
         """Whether output shows a hidden line, also where colour codes or invisible characters split it."""
-        return any(line in as_seen(text) for text in _texts(output) for line in self._hidden)
+        return any(line in plain(text) for text in _texts(output) for line in self._hidden)
 
     def preprocess_cell(self, cell, resources, index):
         if self._hidden and cell.cell_type == "code":
